@@ -1,0 +1,65 @@
+# Thin, named targets. `make run` and `make test` are all a newcomer needs.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA := PYTHON=$(abspath $(PY)) deploy/kafka/kafka.sh
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test test-unit test-integration check lint format typecheck \
+        kafka-up kafka-down kafka-logs topics bench-ingress bench-worker clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(STAMP) ## Create the virtualenv and install everything
+
+run: $(STAMP) ## Run the pipeline locally with simulated traffic (starts Kafka)
+	$(PY) -m processor run --start-kafka
+
+test: $(STAMP) ## The whole suite: unit + integration against a real Kafka broker
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## Unit tests only (no network)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP) ## Integration tests only (real broker)
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check processor tests
+	$(VENV)/bin/ruff format --check processor tests
+
+format: $(STAMP) ## Apply ruff formatting and safe fixes
+	$(VENV)/bin/ruff check --fix processor tests
+	$(VENV)/bin/ruff format processor tests
+
+typecheck: $(STAMP) ## mypy --strict on the package
+	$(VENV)/bin/mypy --strict processor
+
+check: lint typecheck test ## Lint, types and the whole suite
+
+kafka-up: $(STAMP) ## Start the local single-node Kafka (idempotent)
+	$(KAFKA) up
+
+kafka-down: ## Stop the local Kafka
+	$(KAFKA) down
+
+kafka-logs: ## Follow the local Kafka's log
+	$(KAFKA) logs
+
+topics: kafka-up ## Create the project's topics (idempotent)
+	$(PY) -m processor topics create
+
+clean: kafka-down ## Remove the virtualenv, the local Kafka and caches
+	rm -rf $(VENV) .kafka .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""The ``processor`` console script: one subcommand per process of the pipeline.
+
+Every setting of :class:`~processor.settings.Settings` is also a flag
+(``--kafka-bootstrap-servers`` for ``PROCESSOR_KAFKA_BOOTSTRAP_SERVERS``);
+a flag wins over the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from processor.errors import NotAvailableError, ProcessorError
+from processor.logs import configure_logging
+from processor.settings import Settings
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each also read from PROCESSOR_<NAME>)")
+    for name, field in Settings.model_fields.items():
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=f"setting__{name}",
+            default=argparse.SUPPRESS,
+            metavar="VALUE",
+            help=field.description,
+        )
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        key.removeprefix("setting__"): value
+        for key, value in vars(args).items()
+        if key.startswith("setting__")
+    }
+    return Settings(**overrides)
+
+
+def _not_yet(name: str) -> Command:
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        raise NotAvailableError(f"'processor {name}' is not available yet")
+
+    return run
+
+
+def _topics(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.kafka.admin import create_topics, describe_topics
+
+    if args.action == "create":
+        created = asyncio.run(create_topics(settings))
+        print(f"created: {', '.join(created)}" if created else "all topics exist")
+        return 0
+    infos = asyncio.run(describe_topics(settings))
+    if not infos:
+        print("no project topics exist; run 'processor topics create'")
+        return 1
+    width = max(len(i.name) for i in infos)
+    for info in infos:
+        print(
+            f"{info.name:<{width}}  partitions={info.partitions}  "
+            f"replication={info.replication_factor}  cleanup.policy={info.cleanup_policy}"
+        )
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.kafka.admin import create_topics
+
+    if args.start_kafka:
+        kafka_sh = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
+        env = {**os.environ, "PYTHON": sys.executable}
+        subprocess.run(["bash", str(kafka_sh), "up"], check=True, env=env)  # noqa: S603, S607
+    asyncio.run(create_topics(settings))
+    print("Kafka is up and the topics exist.")
+    raise NotAvailableError(
+        "the ingress, worker and simulator of 'processor run' are not built yet"
+    )
+
+
+def build_parser(commands: dict[str, tuple[str, Command]]) -> argparse.ArgumentParser:
+    """The argument parser with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="processor", description="Recho call-webhook pipeline: ingress, worker, notifier."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, _) in commands.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "topics":
+            p.add_argument("action", choices=["create", "describe"])
+        if name == "run":
+            p.add_argument(
+                "--start-kafka",
+                action="store_true",
+                help="start the local broker of deploy/kafka first (make run does)",
+            )
+        _add_settings_flags(p)
+    return parser
+
+
+def commands() -> dict[str, tuple[str, Command]]:
+    """Every subcommand: its help line and its function."""
+    return {
+        "ingress": (
+            "Serve the webhook endpoint and write each webhook to Kafka.",
+            _not_yet("ingress"),
+        ),
+        "worker": (
+            "Run the per-call state machines with exactly-once outputs.",
+            _not_yet("worker"),
+        ),
+        "notifier": ("Deliver alerts to Alertmanager and webhooks.", _not_yet("notifier")),
+        "run": ("Run ingress, worker, notifier and simulated traffic locally.", _run),
+        "simulate": ("Send realistic Recho webhook traffic to an ingress.", _not_yet("simulate")),
+        "topics": ("Create or describe the project's Kafka topics.", _topics),
+        "replay": ("Re-drive dead-lettered webhooks after a fix.", _not_yet("replay")),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``processor`` console script."""
+    table = commands()
+    args = build_parser(table).parse_args(argv)
+    try:
+        settings = _settings_from(args)
+    except ValueError as exc:
+        print(f"processor: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        return table[args.command][1](settings, args)
+    except NotAvailableError as exc:
+        print(f"processor: {exc}", file=sys.stderr)
+        return 3
+    except ProcessorError as exc:
+        print(f"processor: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

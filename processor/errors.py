@@ -1,0 +1,68 @@
+"""The project's exception tree. Every error the package raises is one of these.
+
+    ProcessorError                      root; ``retriable`` decides retry vs dead-letter
+    ├── ConfigError                     settings that cannot work (bad key file, ...)
+    ├── ContractError                   a webhook body that breaks the Recho contract
+    │   └── MissingCallIdError          no usable body.data.callId: nothing to key it by
+    ├── AuthError                       a webhook that fails authentication (401)
+    ├── KafkaError                      anything the Kafka boundary translates (retriable)
+    │   ├── KafkaUnavailableError       broker down, slow or buffer full (ingress: 503)
+    │   └── FencedError                 another instance owns this transactional id
+    └── NotAvailableError               a CLI command that is not built yet
+
+Foreign exceptions are translated where they enter (``raise ... from exc``).
+"""
+
+from __future__ import annotations
+
+
+class ProcessorError(Exception):
+    """Root of every error raised by the processor package."""
+
+    retriable: bool = False
+
+
+class ConfigError(ProcessorError):
+    """Settings that cannot work."""
+
+
+class ContractError(ProcessorError):
+    """A webhook body that breaks the Recho contract; ``field`` names where."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class MissingCallIdError(ContractError):
+    """The body has no usable ``body.data.callId``."""
+
+
+class AuthError(ProcessorError):
+    """Authentication failed; ``reason`` is a short, bounded, secret-free code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class KafkaError(ProcessorError):
+    """A Kafka operation failed."""
+
+    retriable = True
+
+
+class KafkaUnavailableError(KafkaError):
+    """Kafka could not take the write in time (down, slow, buffer full)."""
+
+
+class FencedError(KafkaError):
+    """This producer was fenced: another instance owns its transactional id."""
+
+    retriable = False
+
+
+class NotAvailableError(ProcessorError):
+    """A command that later work fills in."""

@@ -1,0 +1,157 @@
+"""The one settings class: every knob of every process, read once at start.
+
+Values come from ``PROCESSOR_*`` environment variables (or CLI flags that set
+them); nothing else in the package reads the environment. Secrets are
+``SecretStr`` so they never reach a log line. Units are in the names.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AuthMode(StrEnum):
+    """How the ingress verifies a webhook (spec §2)."""
+
+    NONE = "NONE"
+    BEARER = "BEARER"
+    SIGNATURE_RSA_SHA256 = "SIGNATURE_RSA_SHA256"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All configuration, from ``PROCESSOR_*`` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PROCESSOR_", env_file=None, extra="ignore", frozen=True
+    )
+
+    # --- Kafka ---------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
+    kafka_client_id: str = Field("recho-processor", description="Kafka client.id prefix.")
+    topic_partitions: int = Field(
+        6, ge=1, description="Partitions of every project topic when created."
+    )
+    topic_replication_factor: int = Field(1, ge=1, description="Replication factor of topics.")
+    topic_webhooks: str = Field("recho.webhooks.v1", description="Raw webhooks (ingress output).")
+    topic_call_events: str = Field("recho.call-events.v1", description="Normalized events.")
+    topic_call_state: str = Field(
+        "recho.call-state.v1", description="Latest state per call (compacted)."
+    )
+    topic_call_alerts: str = Field("recho.call-alerts.v1", description="Alerts.")
+    topic_dlq: str = Field("recho.webhooks.dlq.v1", description="Dead letters.")
+    topic_changelog: str = Field(
+        "recho.worker.changelog.v1",
+        description="Worker state changelog (compacted, co-partitioned with webhooks).",
+    )
+
+    # --- Producer (ingress) ----------------------------------------------------
+    producer_linger_ms: int = Field(2, ge=0, description="Producer linger.ms.")
+    producer_max_batch_bytes: int = Field(
+        262144, ge=1024, description="Producer batch size in bytes."
+    )
+    producer_request_timeout_ms: int = Field(
+        5000, ge=100, description="How long a produce may take before the ingress answers 503."
+    )
+    producer_compression: str | None = Field(
+        None, description="Producer compression (gzip, snappy, lz4, zstd) or none."
+    )
+
+    # --- Ingress HTTP ----------------------------------------------------------
+    ingress_host: str = Field("127.0.0.1", description="Ingress bind address.")
+    ingress_port: int = Field(8080, ge=0, le=65535, description="Ingress port.")
+    ingress_workers: int = Field(1, ge=1, description="Ingress processes.")
+    ingress_path: str = Field("/webhooks/recho", description="Webhook route.")
+    ingress_max_body_bytes: int = Field(1048576, ge=1, description="Largest accepted body.")
+    ingress_max_in_flight: int = Field(
+        4096, ge=1, description="Requests in flight per process before answering 503."
+    )
+    ingress_retry_after_s: int = Field(1, ge=0, description="Retry-After on 503 answers.")
+    ingress_drain_timeout_s: float = Field(
+        20.0, ge=0, description="Time in-flight requests get to finish on SIGTERM."
+    )
+
+    # --- Authentication --------------------------------------------------------
+    auth_mode: AuthMode = Field(AuthMode.NONE, description="NONE, BEARER or SIGNATURE_RSA_SHA256.")
+    auth_bearer_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Accepted bearer tokens, comma separated (rotation)."
+    )
+    auth_bearer_tokens_file: Path | None = Field(
+        None, description="File with accepted bearer tokens, one per line."
+    )
+    auth_public_keys_dir: Path | None = Field(
+        None, description="Folder of PEM public keys (*.pem); any one may verify."
+    )
+    auth_public_keys_pem: SecretStr | None = Field(
+        None, description="PEM public keys, concatenated (alternative to the folder)."
+    )
+    auth_timestamp_tolerance_s: int = Field(
+        300, ge=1, description="Accepted |now - X-Recho-Timestamp| in seconds."
+    )
+    auth_allowed_project_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="If set, only these projectIds are accepted."
+    )
+
+    # --- Worker ----------------------------------------------------------------
+    worker_group_id: str = Field("recho-worker", description="Worker consumer group.")
+    worker_transactional_id_prefix: str = Field(
+        "recho-worker", description="Prefix of per-partition transactional ids."
+    )
+    worker_batch_max_records: int = Field(
+        2000, ge=1, description="Most input records per transaction."
+    )
+    worker_batch_max_ms: int = Field(100, ge=1, description="Longest time a batch stays open.")
+    worker_call_retention_s: float = Field(
+        3600.0, ge=0, description="How long a finished call's state is kept before a tombstone."
+    )
+    worker_stall_after_s: float = Field(
+        900.0, gt=0, description="A call with no terminal event after this raises CALL_STALLED."
+    )
+    worker_metrics_port: int = Field(9101, ge=0, le=65535, description="Worker /metrics port.")
+
+    # --- Notifier --------------------------------------------------------------
+    notifier_group_id: str = Field("recho-notifier", description="Notifier consumer group.")
+    notifier_alertmanager_url: str | None = Field(
+        None, description="Alertmanager base URL (API v2), e.g. http://127.0.0.1:9093."
+    )
+    notifier_webhook_url: str | None = Field(None, description="Generic JSON webhook sink.")
+    notifier_slack_url: str | None = Field(None, description="Slack-style incoming webhook.")
+    notifier_metrics_port: int = Field(9102, ge=0, le=65535, description="Notifier /metrics port.")
+
+    # --- Logging ---------------------------------------------------------------
+    log_level: str = Field("INFO", description="Log level.")
+    log_json: bool | None = Field(
+        None, description="JSON log lines; default: JSON unless stderr is a terminal."
+    )
+
+    @field_validator("auth_bearer_tokens", "auth_allowed_project_ids", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    def all_topics(self) -> list[str]:
+        """Every topic the project owns, inputs first."""
+        return [
+            self.topic_webhooks,
+            self.topic_call_events,
+            self.topic_call_state,
+            self.topic_call_alerts,
+            self.topic_dlq,
+            self.topic_changelog,
+        ]
+
+    def compacted_topics(self) -> set[str]:
+        """Topics whose log is compacted (latest value per callId)."""
+        return {self.topic_call_state, self.topic_changelog}
