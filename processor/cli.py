@@ -71,6 +71,12 @@ def _topics(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingress(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.ingress.server import serve
+
+    return serve(settings)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from processor.kafka.admin import create_topics
 
@@ -110,7 +116,7 @@ def commands() -> dict[str, tuple[str, Command]]:
     return {
         "ingress": (
             "Serve the webhook endpoint and write each webhook to Kafka.",
-            _not_yet("ingress"),
+            _ingress,
         ),
         "worker": (
             "Run the per-call state machines with exactly-once outputs.",

@@ -35,9 +35,16 @@ class Publisher:
 
     def __init__(self, settings: Settings, role: str = "ingress") -> None:
         self._settings = settings
+        self._role = role
         self._timeout_s = settings.producer_request_timeout_ms / 1000
-        self._producer = AIOKafkaProducer(
-            **common_options(settings, role),
+        self._producer: AIOKafkaProducer | None = None
+        self._started = False
+
+    def _build(self) -> AIOKafkaProducer:
+        # aiokafka binds a client to the running loop, so it is built in start().
+        settings = self._settings
+        return AIOKafkaProducer(
+            **common_options(settings, self._role),
             acks="all",
             enable_idempotence=True,
             linger_ms=settings.producer_linger_ms,
@@ -46,7 +53,6 @@ class Publisher:
             request_timeout_ms=settings.producer_request_timeout_ms,
             compression_type=settings.producer_compression,
         )
-        self._started = False
 
     @property
     def connected(self) -> bool:
@@ -55,17 +61,21 @@ class Publisher:
 
     async def start(self) -> None:
         """Connect to the cluster; raise KafkaUnavailableError if it cannot."""
+        producer = self._build()
         try:
-            await self._producer.start()
+            await producer.start()
         except AIOKafkaError as exc:
-            await self._producer.stop()
+            await producer.stop()
             raise KafkaUnavailableError(f"cannot start producer: {exc}") from exc
+        self._producer = producer
         self._started = True
 
     async def stop(self) -> None:
         """Flush what is buffered and disconnect."""
         self._started = False
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def publish(
         self,
@@ -75,11 +85,12 @@ class Publisher:
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> Delivered:
         """Write one record and wait until the broker acknowledged it."""
+        producer = self._producer
+        if producer is None:
+            raise KafkaUnavailableError("the producer is not connected")
         try:
             async with asyncio.timeout(self._timeout_s):
-                future = await self._producer.send(
-                    topic, value=value, key=key, headers=list(headers)
-                )
+                future = await producer.send(topic, value=value, key=key, headers=list(headers))
                 meta = await future
         except TimeoutError as exc:
             raise KafkaUnavailableError(

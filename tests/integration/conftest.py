@@ -148,33 +148,38 @@ async def settings(settings_factory: Callable[..., Settings]) -> Settings:
 ReadTopic = Callable[..., Awaitable[list[Any]]]
 
 
+async def read_records(
+    bootstrap: str, topic: str, count: int, timeout_s: float = 30.0
+) -> list[Any]:
+    """Read a topic from the beginning (read_committed) until ``count`` records or timeout."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        partitions = await partition_count(Settings(kafka_bootstrap_servers=bootstrap), topic)
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        await consumer.seek_to_beginning()
+        records: list[Any] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(records) < count and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for batch in batches.values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
 @pytest.fixture
 def read_topic(kafka_bootstrap: str) -> ReadTopic:
-    """Read a topic from the beginning (read_committed) until ``count`` records or timeout."""
+    """Read a topic of the test broker: ``await read_topic(topic, count, timeout_s)``."""
 
     async def read(topic: str, count: int, timeout_s: float = 30.0) -> list[Any]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka_bootstrap,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            count_partitions = await partition_count(
-                Settings(kafka_bootstrap_servers=kafka_bootstrap), topic
-            )
-            consumer.assign([TopicPartition(topic, p) for p in range(count_partitions)])
-            await consumer.seek_to_beginning()
-            records: list[Any] = []
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout_s
-            while len(records) < count and loop.time() < deadline:
-                batches = await consumer.getmany(timeout_ms=200)
-                for batch in batches.values():
-                    records.extend(batch)
-            return records
-        finally:
-            await consumer.stop()
+        return await read_records(kafka_bootstrap, topic, count, timeout_s)
 
     return read

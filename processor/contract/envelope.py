@@ -1,0 +1,288 @@
+"""The Recho webhook envelope (spec §3, §5) as pydantic models, parsed once from raw bytes.
+
+This is the wire edge of the pipeline: ingress and the worker both turn the raw
+POST body into an :class:`Envelope` with :func:`parse_envelope`, and anything
+that breaks the contract becomes a :class:`~processor.errors.ContractError`.
+
+Forward compatibility drives the design:
+
+* ``eventType`` and ``callStatus`` are stored as the raw strings that came in;
+  the enums are looked up on access, so a value the platform adds later maps to
+  ``UNKNOWN`` and still round-trips unchanged (:meth:`Envelope.to_wire`).
+* Unknown fields are kept at every level (``extra="allow"``) and dumped back.
+* Anything unexpected but harmless is reported in :attr:`Envelope.flags`
+  instead of failing the event (spec §4: record it, keep the event).
+
+Validation runs entirely in pydantic-core (no Python validators) because the
+worker parses about 10k envelopes per second.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
+
+from processor.contract.enums import (
+    EVENT_ALLOWED_STATUSES,
+    CallStatus,
+    Direction,
+    EventType,
+)
+from processor.errors import ContractError, MissingCallIdError
+
+# Lookup tables instead of ``EventType(raw)``: no exception on unknown values,
+# and "UNKNOWN" on the wire is itself treated as unknown.
+_EVENT_TYPES: Final[dict[str, EventType]] = {
+    e.value: e for e in EventType if e is not EventType.UNKNOWN
+}
+_CALL_STATUSES: Final[dict[str, CallStatus]] = {
+    s.value: s for s in CallStatus if s is not CallStatus.UNKNOWN
+}
+_DIRECTION_PREFIXES: Final = (
+    ("OUTBOUND_", Direction.OUTBOUND),
+    ("INBOUND_", Direction.INBOUND),
+)
+
+CallId = Annotated[str, StringConstraints(pattern=r"\S")]
+"""A callId kept exactly as sent, but with at least one non-whitespace character."""
+
+
+class EnvelopeFlag(StrEnum):
+    """Bounded codes for contract oddities that do not stop an event (usable as labels)."""
+
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"
+    UNKNOWN_CALL_STATUS = "unknown_call_status"
+    STATUS_MISMATCH = "status_mismatch"
+    EXTRA_FIELDS = "extra_fields"
+
+
+class _WireModel(BaseModel):
+    """Shared config of every envelope part."""
+
+    model_config = ConfigDict(
+        # camelCase on the wire, snake_case in Python; both accepted when building
+        # models in code, while parse_envelope accepts the wire names only.
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+        # New fields from the platform must survive the pipeline untouched.
+        extra="allow",
+        # An envelope is a received fact; nobody downstream should edit it.
+        frozen=True,
+    )
+
+
+class WebhookEndpoint(_WireModel):
+    """Snapshot of the endpoint config that sent the event; informational only."""
+
+    id: str | None = None
+    name: str | None = None
+    # Open string: only CUSTOM is documented, other spellings are unconfirmed.
+    endpoint_type: str | None = None
+    target: str | None = None
+    content_key: str | None = None
+
+
+class AuthConfig(_WireModel):
+    """The auth method the endpoint uses; informational, the headers are what is verified."""
+
+    # Open string so a new auth method does not reject otherwise valid events.
+    auth_type: str | None = None
+
+
+class ErrorEntry(_WireModel):
+    """One ``body.errors[]`` item (spec §5); every field is an open, optional string."""
+
+    code: str | None = None
+    message: str | None = None
+    timestamp: str | None = None
+    where: str | None = None
+    phase: str | None = None
+    stacktrace: str | None = None
+
+
+class CallData(_WireModel):
+    """``body.data``: which call the event is about and its status snapshot."""
+
+    call_id: CallId
+    call_status_raw: str | None = Field(default=None, alias="callStatus")
+    # Null before the provider has been asked to dial (spec §7 assumption).
+    call_sid: str | None = None
+    client_id: str | None = None
+
+    @property
+    def call_status(self) -> CallStatus:
+        """The status as an enum; ``UNKNOWN`` for a value we do not know or a null."""
+        if self.call_status_raw is None:
+            return CallStatus.UNKNOWN
+        return _CALL_STATUSES.get(self.call_status_raw, CallStatus.UNKNOWN)
+
+
+class Body(_WireModel):
+    """``body``: human text for display plus the machine-readable data and errors."""
+
+    subject: str | None = None
+    text: str | None = None
+    data: CallData
+    errors: tuple[ErrorEntry, ...] | None = None
+
+    @property
+    def has_errors(self) -> bool:
+        """True only for a non-empty ``errors``: absent, null and [] all mean no error."""
+        return bool(self.errors)
+
+
+class Envelope(_WireModel):
+    """One Recho webhook notification as posted to a Custom endpoint (spec §3)."""
+
+    project_id: str
+    webhook_endpoint: WebhookEndpoint | None = None
+    event_type_raw: str | None = Field(default=None, alias="eventType")
+    body: Body
+    auth_config: AuthConfig | None = None
+
+    @property
+    def event_type(self) -> EventType:
+        """The event type as an enum; ``UNKNOWN`` for a value we do not know or a null."""
+        if self.event_type_raw is None:
+            return EventType.UNKNOWN
+        return _EVENT_TYPES.get(self.event_type_raw, EventType.UNKNOWN)
+
+    @property
+    def call_id(self) -> str:
+        """``body.data.callId``, the correlation key."""
+        return self.body.data.call_id
+
+    @property
+    def call_status(self) -> CallStatus:
+        """``body.data.callStatus`` as an enum (see :attr:`CallData.call_status`)."""
+        return self.body.data.call_status
+
+    @property
+    def call_status_raw(self) -> str | None:
+        """``body.data.callStatus`` exactly as sent."""
+        return self.body.data.call_status_raw
+
+    @property
+    def has_errors(self) -> bool:
+        """The one error signal: a non-empty ``body.errors``, never the callStatus."""
+        return self.body.has_errors
+
+    @property
+    def direction(self) -> Direction:
+        """OUTBOUND or INBOUND from the eventType prefix (the wire has no direction field).
+
+        An unknown eventType with a known prefix still gets its direction, so a
+        new outbound event type lands on the outbound side instead of nowhere.
+        """
+        event_type = self.event_type
+        if event_type is not EventType.UNKNOWN:
+            return event_type.direction
+        raw = self.event_type_raw or ""
+        for prefix, direction in _DIRECTION_PREFIXES:
+            if raw.startswith(prefix):
+                return direction
+        return Direction.UNKNOWN
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The :class:`EnvelopeFlag` codes that apply, in a fixed order; empty when clean."""
+        flags: list[str] = []
+        event_type = self.event_type
+        status = self.call_status
+        if event_type is EventType.UNKNOWN:
+            flags.append(EnvelopeFlag.UNKNOWN_EVENT_TYPE)
+        if status is CallStatus.UNKNOWN:
+            flags.append(EnvelopeFlag.UNKNOWN_CALL_STATUS)
+        elif (
+            event_type is not EventType.UNKNOWN and status not in EVENT_ALLOWED_STATUSES[event_type]
+        ):
+            # Only judged when both are known: an unknown value is already flagged.
+            flags.append(EnvelopeFlag.STATUS_MISMATCH)
+        if self.has_extra_fields:
+            flags.append(EnvelopeFlag.EXTRA_FIELDS)
+        return tuple(flags)
+
+    @property
+    def has_extra_fields(self) -> bool:
+        """True if any object in the envelope carries a field the contract does not name."""
+        parts: list[BaseModel | None] = [
+            self,
+            self.webhook_endpoint,
+            self.auth_config,
+            self.body,
+            self.body.data,
+            *(self.body.errors or ()),
+        ]
+        return any(part is not None and part.model_extra for part in parts)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The envelope as a JSON-ready dict in wire form.
+
+        Absent fields stay absent, raw enum strings and unknown fields come back
+        as received, so ``parse_envelope(orjson.dumps(env.to_wire())) == env``.
+        """
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+_CALL_ID_LOC: Final = ("body", "data", "callId")
+_MAX_LISTED_ERRORS: Final = 5
+
+
+def parse_envelope(raw: bytes) -> Envelope:
+    """Parse a raw webhook body into an :class:`Envelope`, in one pass over the bytes.
+
+    Raises:
+        MissingCallIdError: ``body.data.callId`` (or ``body``/``body.data``) is
+            missing, null, not a string, or empty/whitespace-only.
+        ContractError: the body is not valid JSON or breaks the schema otherwise;
+            ``field`` is the dotted wire path of the first problem.
+    """
+    try:
+        # by_name=False: only wire (camelCase) names populate fields, so an
+        # unknown snake_case key is kept as an extra field instead of aliasing one.
+        return Envelope.model_validate_json(raw, by_alias=True, by_name=False)
+    except ValidationError as exc:
+        raise _to_contract_error(exc) from exc
+
+
+def _to_contract_error(exc: ValidationError) -> ContractError:
+    """Translate pydantic's errors into our one contract error, naming the wire field."""
+    details = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = details[0]
+    if first["type"] == "json_invalid":
+        return ContractError(f"body is not valid JSON: {first['msg']}", field="")
+    # A broken path to callId wins: without a callId the event cannot be keyed.
+    call_id_problem = next((d for d in details if _blocks_call_id(d)), None)
+    primary = call_id_problem or first
+    ordered = [primary, *(d for d in details if d is not primary)]
+    listed = "; ".join(_describe(d) for d in ordered[:_MAX_LISTED_ERRORS])
+    if len(ordered) > _MAX_LISTED_ERRORS:
+        listed += f"; (+{len(ordered) - _MAX_LISTED_ERRORS} more)"
+    error_type = MissingCallIdError if call_id_problem is not None else ContractError
+    return error_type(listed, field=_dotted(primary["loc"]))
+
+
+def _blocks_call_id(detail: ErrorDetails) -> bool:
+    """True if the error sits on ``body``, ``body.data`` or ``body.data.callId``."""
+    loc = detail["loc"]
+    return 0 < len(loc) <= len(_CALL_ID_LOC) and loc == _CALL_ID_LOC[: len(loc)]
+
+
+def _describe(detail: ErrorDetails) -> str:
+    """``"<dotted path>: <reason>"``; never includes the input value (may be personal data)."""
+    path = _dotted(detail["loc"]) or "envelope"
+    message = detail["msg"]
+    if detail["type"] == "string_pattern_mismatch" and detail["loc"] == _CALL_ID_LOC:
+        # pydantic would show the regex; say what the rule is instead.
+        message = "must not be empty or whitespace-only"
+    return f"{path}: {message}"
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    """``("body", "errors", 0, "code")`` -> ``"body.errors.0.code"``."""
+    return ".".join(str(part) for part in loc)

@@ -1,0 +1,1 @@
+"""The ingress: signed Recho webhooks in, a durable Kafka write out."""

@@ -1,0 +1,124 @@
+"""Serve the ingress: one uvicorn process, or N sharing one listening socket.
+
+uvloop and httptools are used when installed. On SIGTERM a process turns
+unready, answers 503 to anything new, lets in-flight requests finish, then
+flushes its producer. With ``--workers N`` (N > 1) the parent binds the
+socket, starts N processes, forwards SIGTERM/SIGINT and waits; their metrics
+are merged by prometheus_client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+from types import FrameType
+
+import uvicorn
+from prometheus_client import multiprocess
+
+from processor.ingress.app import IngressApp
+from processor.ingress.auth import Authenticator
+from processor.ingress.metrics_endpoint import MULTIPROC_ENV
+from processor.kafka import Publisher
+from processor.logs import configure_logging, get_logger
+from processor.settings import Settings
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings) -> IngressApp:
+    """The ingress app with its publisher and authenticator (fails on bad auth config)."""
+    return IngressApp(settings, Publisher(settings), Authenticator.from_settings(settings))
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn, but the app turns unready the moment the exit signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, app: IngressApp) -> None:
+        super().__init__(config)
+        self._ingress = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._ingress.draining = True
+        super().handle_exit(sig, frame)
+
+
+def _config(settings: Settings, app: IngressApp) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.ingress_host,
+        port=settings.ingress_port,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        backlog=4096,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=int(settings.ingress_drain_timeout_s) + 1,
+    )
+
+
+def _serve_one(settings: Settings, sock: socket.socket | None) -> None:
+    configure_logging(settings.log_level, settings.log_json)
+    app = create_app(settings)
+    server = _DrainingServer(_config(settings, app), app)
+    # uvicorn re-raises the exit signal after its graceful shutdown, into the
+    # handler that was installed before it; a no-op there makes a drained
+    # SIGTERM exit 0 (SIGINT still ends as KeyboardInterrupt).
+    signal.signal(signal.SIGTERM, lambda sig, frame: None)
+    server.run(sockets=[sock] if sock is not None else None)
+
+
+def serve(settings: Settings) -> int:
+    """Run the ingress until SIGTERM/SIGINT; return an exit code."""
+    create_app(settings)  # fail fast on bad auth configuration, before binding
+    if settings.ingress_workers == 1:
+        log.info("ingress_serving", port=settings.ingress_port, path=settings.ingress_path)
+        _serve_one(settings, None)
+        return 0
+    return _serve_many(settings)
+
+
+def _serve_many(settings: Settings) -> int:
+    metrics_dir = tempfile.mkdtemp(prefix="recho-ingress-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir  # children inherit it; prometheus_client reads it
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.ingress_host, settings.ingress_port))
+    sock.listen(4096)
+    sock.set_inheritable(True)
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_serve_one, args=(settings, sock), name=f"ingress-{i}")
+        for i in range(settings.ingress_workers)
+    ]
+    for child in children:
+        child.start()
+    log.info(
+        "ingress_serving",
+        port=sock.getsockname()[1],
+        workers=len(children),
+        path=settings.ingress_path,
+    )
+
+    def forward(sig: int, frame: FrameType | None) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = 0
+    for child in children:
+        child.join()
+        if child.pid is not None:
+            multiprocess.mark_process_dead(child.pid)  # type: ignore[no-untyped-call]
+        code = code or (child.exitcode or 0)
+    sock.close()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    return code

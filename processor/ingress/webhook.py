@@ -1,0 +1,83 @@
+"""From raw webhook bytes to the Kafka record: the callId key, flags and headers.
+
+The body is written exactly as received. Parsing here only finds the key and
+flags what the worker will also see: a payload with a usable callId is
+accepted even when it is off-schema, since rejecting it would make the
+platform retry it forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+
+from processor.contract import parse_envelope
+from processor.errors import ContractError, MissingCallIdError
+
+FLAG_OFF_SCHEMA = "off_schema"
+
+HEADER_RECEIVED_AT = "recho-received-at-ms"
+HEADER_AUTH_MODE = "recho-auth-mode"
+HEADER_CONTENT_SHA256 = "recho-content-sha256"
+HEADER_REQUEST_ID = "recho-request-id"
+HEADER_FLAGS = "recho-flags"
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """What the ingress needs from a body: its Kafka key and its flags."""
+
+    call_id: str
+    flags: tuple[str, ...]
+
+
+def key_webhook(raw: bytes) -> Keyed:
+    """Find the callId of a webhook body; raise ContractError if there is none.
+
+    A body valid against the contract gives its callId and the envelope's
+    flags. An off-schema body still gives a callId when ``body.data.callId``
+    is a non-empty string, flagged ``off_schema``.
+    """
+    try:
+        envelope = parse_envelope(raw)
+    except MissingCallIdError:
+        raise
+    except ContractError as exc:
+        call_id = _call_id_of_off_schema(raw, exc)
+        return Keyed(call_id, (FLAG_OFF_SCHEMA,))
+    return Keyed(envelope.call_id, envelope.flags)
+
+
+def _call_id_of_off_schema(raw: bytes, error: ContractError) -> str:
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"body is not valid JSON: {exc}") from exc
+    call_id = None
+    if isinstance(document, dict):
+        body = document.get("body")
+        data = body.get("data") if isinstance(body, dict) else None
+        call_id = data.get("callId") if isinstance(data, dict) else None
+    if not isinstance(call_id, str) or not call_id.strip():
+        raise MissingCallIdError(
+            "body.data.callId is missing or not a non-empty string: nothing to key it by",
+            field="body.data.callId",
+        ) from error
+    return call_id
+
+
+def record_headers(
+    *, received_at_ms: int, auth_mode: str, raw: bytes, request_id: str, flags: tuple[str, ...]
+) -> list[tuple[str, bytes]]:
+    """Kafka headers of a webhook record: provenance the worker and auditors use."""
+    headers = [
+        (HEADER_RECEIVED_AT, str(received_at_ms).encode()),
+        (HEADER_AUTH_MODE, auth_mode.encode()),
+        (HEADER_CONTENT_SHA256, hashlib.sha256(raw).hexdigest().encode()),
+        (HEADER_REQUEST_ID, request_id.encode()),
+    ]
+    if flags:
+        headers.append((HEADER_FLAGS, ",".join(flags).encode()))
+    return headers
