@@ -55,3 +55,111 @@ INGRESS_KAFKA_UNAVAILABLE = Counter(
     "recho_ingress_kafka_unavailable_total",
     "Webhooks answered 503 because Kafka could not take the write in time.",
 )
+
+# --- worker ------------------------------------------------------------------
+WORKER_EVENTS = Counter(
+    "recho_worker_events_total",
+    "Webhook events processed, by eventType and transition verdict.",
+    ["event_type", "verdict"],
+)
+WORKER_ERRORS = Counter(
+    "recho_worker_call_errors_total",
+    "Entries of body.errors seen, by error code and phase (unknown codes folded).",
+    ["code", "phase"],
+)
+WORKER_ALERTS = Counter(
+    "recho_worker_alerts_total",
+    "Alerts raised, by kind (ERRORED_EVENT, STALLED) and severity.",
+    ["kind", "severity"],
+)
+WORKER_DLQ = Counter(
+    "recho_worker_dlq_records_total",
+    "Records sent to the dead-letter topic, by reason.",
+    ["reason"],
+)
+WORKER_ACTIVE_CALLS = Gauge(
+    "recho_worker_active_calls",
+    "Calls held in memory that have not finished, by current status.",
+    ["status"],
+)
+WORKER_CALLS_IN_STATE = Gauge(
+    "recho_worker_state_calls",
+    "Calls held in memory (open and finished, until they expire).",
+)
+WORKER_STATE_BYTES = Gauge(
+    "recho_worker_state_bytes",
+    "Estimated memory held by call state, in bytes.",
+)
+WORKER_CALL_DURATION = Histogram(
+    "recho_worker_call_duration_seconds",
+    "Total call duration (first event to terminal event), by outcome and direction.",
+    ["outcome", "direction"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200),
+)
+WORKER_TIME_TO_ANSWER = Histogram(
+    "recho_worker_call_time_to_answer_seconds",
+    "Time from a call's start to CALLING, by direction.",
+    ["direction"],
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+WORKER_CALLS_FINISHED = Counter(
+    "recho_worker_calls_finished_total",
+    "Calls that reached a terminal outcome, by outcome and direction.",
+    ["outcome", "direction"],
+)
+WORKER_PROCESSING_LATENCY = Histogram(
+    "recho_worker_processing_latency_seconds",
+    "Time from ingress receive to the worker's output committed.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+WORKER_CONSUMER_LAG = Gauge(
+    "recho_worker_consumer_lag_records",
+    "Records in the input partition not yet processed.",
+    ["partition"],
+)
+WORKER_CONSUMER_LAG_SECONDS = Gauge(
+    "recho_worker_consumer_lag_seconds",
+    "Age of the oldest unprocessed input record (0 when caught up).",
+    ["partition"],
+)
+WORKER_RESTORE_DURATION = Histogram(
+    "recho_worker_state_restore_duration_seconds",
+    "Time to restore one partition's state from the changelog.",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+WORKER_RESTORED_CALLS = Counter(
+    "recho_worker_state_restored_calls_total",
+    "Calls restored from the changelog.",
+)
+WORKER_TRANSACTION_DURATION = Histogram(
+    "recho_worker_transaction_duration_seconds",
+    "Time to commit one Kafka transaction (outputs + changelog + offsets).",
+    buckets=LATENCY_BUCKETS_S,
+)
+WORKER_TRANSACTIONS = Counter(
+    "recho_worker_transactions_total",
+    "Kafka transactions, by result (committed, aborted).",
+    ["result"],
+)
+WORKER_BATCH_RECORDS = Histogram(
+    "recho_worker_transaction_records",
+    "Input records per transaction.",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+)
+
+# --- notifier ----------------------------------------------------------------
+NOTIFIER_DELIVERIES = Counter(
+    "recho_notifier_deliveries_total",
+    "Alert deliveries to sinks, by sink and result (delivered, failed, suppressed).",
+    ["sink", "result"],
+)
+NOTIFIER_DELIVERY_DURATION = Histogram(
+    "recho_notifier_delivery_duration_seconds",
+    "Time to deliver one notification to a sink.",
+    ["sink"],
+    buckets=LATENCY_BUCKETS_S,
+)
+NOTIFIER_ALERTS_CONSUMED = Counter(
+    "recho_notifier_alerts_consumed_total",
+    "Alert records read from the alerts topic.",
+)

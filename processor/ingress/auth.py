@@ -1,0 +1,346 @@
+"""Webhook authentication, the ingress's first check (spec §2).
+
+An :class:`Authenticator` is built once at start from :class:`~processor.settings.Settings`:
+tokens and public keys are read and parsed there, and only there, so a bad configuration
+fails the process before it binds (:class:`~processor.errors.ConfigError`). After that,
+:meth:`Authenticator.verify` is pure: header bytes and the raw body in, ``None`` or an
+:class:`~processor.errors.AuthError` out. Its ``reason`` is one of
+:data:`AUTH_FAILURE_REASONS` (a bounded Prometheus label); its ``message`` is written for a
+human, is sent back in the 401 answer, and never holds a token, key or signature.
+
+Choices where the Recho docs are silent:
+
+* **Bearer**: the scheme name is case-insensitive (RFC 7235). Tokens are kept only as
+  SHA-256 digests and the presented token's digest is compared with *every* configured one
+  (``hmac.compare_digest``), so timing reveals neither which token matched nor its length.
+* **Timestamp**: ASCII digits, optionally with a decimal fraction (``1767225600`` or
+  ``1767225600.25``). The docs say "Unix epoch seconds"; a fraction is accepted because the
+  signature covers the header's exact bytes, so it cannot be altered, and refusing a harmless
+  variant of an unconfirmed format would reject every delivery. Signs, exponents,
+  whitespace and ``_`` are refused. The window ``|now - ts| <= tolerance`` is inclusive
+  and is checked before the RSA verification, which is the expensive step.
+* **Signature**: standard base64 (``+/``, padded), decoded strictly. RSA PKCS#1 v1.5 with
+  SHA-256 over ``<timestamp header bytes>.<raw body bytes>``; PSS signatures do not verify.
+  The message is hashed once and checked against each configured key (rotation: any match
+  passes, there being no key-id header).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, utils
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from processor.errors import AuthError, ConfigError
+from processor.settings import AuthMode, Settings
+
+SIGNATURE_HEADER: Final = "X-Recho-Signature"
+TIMESTAMP_HEADER: Final = "X-Recho-Timestamp"
+
+# S105: these are reason labels that mention a token, not tokens.
+MISSING_TOKEN: Final = "missing_token"  # noqa: S105
+INVALID_TOKEN: Final = "invalid_token"  # noqa: S105
+MISSING_SIGNATURE: Final = "missing_signature"
+MISSING_TIMESTAMP: Final = "missing_timestamp"
+INVALID_TIMESTAMP: Final = "invalid_timestamp"
+STALE_TIMESTAMP: Final = "stale_timestamp"
+FUTURE_TIMESTAMP: Final = "future_timestamp"
+MALFORMED_SIGNATURE: Final = "malformed_signature"
+BAD_SIGNATURE: Final = "bad_signature"
+
+AUTH_FAILURE_REASONS: Final[tuple[str, ...]] = (
+    MISSING_TOKEN,
+    INVALID_TOKEN,
+    MISSING_SIGNATURE,
+    MISSING_TIMESTAMP,
+    INVALID_TIMESTAMP,
+    STALE_TIMESTAMP,
+    FUTURE_TIMESTAMP,
+    MALFORMED_SIGNATURE,
+    BAD_SIGNATURE,
+)
+"""Every ``AuthError.reason`` :meth:`Authenticator.verify` can raise."""
+
+# Up to 15 digits so that a millisecond timestamp (13 digits) is reported as such, not as
+# "not a number"; bytes patterns match ASCII digits only.
+_TIMESTAMP = re.compile(rb"[0-9]{1,15}(?:\.[0-9]{1,9})?")
+# Epoch seconds reach 1e11 in the year 5138: anything above is milliseconds or worse.
+_EPOCH_S_CEILING: Final = 1e11
+# base64 of a 16384-bit signature is 2732 characters; longer is not worth decoding.
+_MAX_SIGNATURE_CHARS: Final = 2732
+_BEARER: Final = b"bearer "
+_PKCS1V15: Final = padding.PKCS1v15()
+_PREHASHED_SHA256: Final = utils.Prehashed(hashes.SHA256())
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+_PUBLIC_KEY_LABELS: Final = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
+_VERIFIED_MODES: Final = frozenset({AuthMode.NONE, AuthMode.BEARER, AuthMode.SIGNATURE_RSA_SHA256})
+
+
+class Authenticator:
+    """Verifies one webhook request against the configured mode, keys and tokens."""
+
+    __slots__ = ("_public_keys", "_token_digests", "mode", "timestamp_tolerance_s")
+
+    def __init__(
+        self,
+        mode: AuthMode,
+        *,
+        bearer_tokens: Iterable[str | bytes] = (),
+        public_keys: Iterable[RSAPublicKey] = (),
+        timestamp_tolerance_s: int = 300,
+    ) -> None:
+        self.mode = AuthMode(mode)
+        if self.mode not in _VERIFIED_MODES:  # fail closed if AuthMode grows a member
+            raise ConfigError(f"auth mode {self.mode} is not implemented by the ingress")
+        self.timestamp_tolerance_s = timestamp_tolerance_s
+        self._token_digests = tuple(_token_digest(token) for token in bearer_tokens)
+        self._public_keys = tuple(public_keys)
+        if timestamp_tolerance_s < 1:
+            raise ConfigError(f"timestamp tolerance must be >= 1 s, got {timestamp_tolerance_s}")
+        for key in self._public_keys:
+            if not isinstance(key, RSAPublicKey):
+                raise ConfigError(f"public keys must be RSA, got {type(key).__name__}")
+        if self.mode is AuthMode.BEARER and not self._token_digests:
+            raise ConfigError(
+                "auth_mode is BEARER but no bearer token is configured: set "
+                "PROCESSOR_AUTH_BEARER_TOKENS or PROCESSOR_AUTH_BEARER_TOKENS_FILE"
+            )
+        if self.mode is AuthMode.SIGNATURE_RSA_SHA256 and not self._public_keys:
+            raise ConfigError(
+                "auth_mode is SIGNATURE_RSA_SHA256 but no public key is configured: set "
+                "PROCESSOR_AUTH_PUBLIC_KEYS_DIR or PROCESSOR_AUTH_PUBLIC_KEYS_PEM"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Authenticator:
+        """Load what ``settings.auth_mode`` needs (only that) and build the authenticator."""
+        mode = settings.auth_mode
+        tokens: list[str] = []
+        keys: list[RSAPublicKey] = []
+        if mode is AuthMode.BEARER:
+            tokens += (token.get_secret_value() for token in settings.auth_bearer_tokens)
+            if settings.auth_bearer_tokens_file is not None:
+                tokens += load_bearer_tokens_file(settings.auth_bearer_tokens_file)
+        elif mode is AuthMode.SIGNATURE_RSA_SHA256:
+            if settings.auth_public_keys_dir is not None:
+                keys += load_public_keys_dir(settings.auth_public_keys_dir)
+            if settings.auth_public_keys_pem is not None:
+                pem = settings.auth_public_keys_pem.get_secret_value().encode()
+                keys += load_public_keys(pem, source="PROCESSOR_AUTH_PUBLIC_KEYS_PEM")
+        return cls(
+            mode,
+            bearer_tokens=tokens,
+            public_keys=keys,
+            timestamp_tolerance_s=settings.auth_timestamp_tolerance_s,
+        )
+
+    @property
+    def bearer_token_count(self) -> int:
+        """How many bearer tokens are accepted (for the startup log)."""
+        return len(self._token_digests)
+
+    @property
+    def public_key_count(self) -> int:
+        """How many public keys may verify a signature (for the startup log)."""
+        return len(self._public_keys)
+
+    def __repr__(self) -> str:
+        return (
+            f"Authenticator(mode={self.mode.value}, bearer_tokens={self.bearer_token_count}, "
+            f"public_keys={self.public_key_count}, "
+            f"timestamp_tolerance_s={self.timestamp_tolerance_s})"
+        )
+
+    def verify(
+        self,
+        *,
+        authorization: bytes | None,
+        signature: bytes | None,
+        timestamp: bytes | None,
+        body: bytes,
+        now_s: float,
+    ) -> None:
+        """Return if the request is authentic, else raise :class:`AuthError`.
+
+        Header values are the raw bytes from the ASGI scope (``None`` when absent);
+        ``body`` is the exact bytes received; ``now_s`` is the receive time in epoch seconds.
+        """
+        mode = self.mode
+        if mode is AuthMode.SIGNATURE_RSA_SHA256:
+            self._verify_signature(signature, timestamp, body, now_s)
+        elif mode is AuthMode.BEARER:
+            self._verify_bearer(authorization)
+
+    def _verify_bearer(self, authorization: bytes | None) -> None:
+        if not authorization:
+            raise AuthError(
+                MISSING_TOKEN, "the Authorization header is missing; expected 'Bearer <token>'"
+            )
+        if authorization[:7].lower() != _BEARER:
+            raise AuthError(
+                MISSING_TOKEN,
+                "the Authorization header does not use the Bearer scheme; "
+                "expected 'Bearer <token>'",
+            )
+        token = authorization[7:].strip(b" ")
+        if not token:
+            raise AuthError(MISSING_TOKEN, "the Authorization header has no token after 'Bearer'")
+        digest = hashlib.sha256(token).digest()
+        matched = False
+        for expected in self._token_digests:
+            # No early exit: every configured token costs the same whichever matches.
+            matched |= hmac.compare_digest(digest, expected)
+        if not matched:
+            raise AuthError(INVALID_TOKEN, "the bearer token is not one of the accepted tokens")
+
+    def _verify_signature(
+        self, signature: bytes | None, timestamp: bytes | None, body: bytes, now_s: float
+    ) -> None:
+        if not signature:
+            raise AuthError(MISSING_SIGNATURE, f"the {SIGNATURE_HEADER} header is missing")
+        if not timestamp:
+            raise AuthError(MISSING_TIMESTAMP, f"the {TIMESTAMP_HEADER} header is missing")
+        if _TIMESTAMP.fullmatch(timestamp) is None:
+            raise AuthError(
+                INVALID_TIMESTAMP,
+                f"{TIMESTAMP_HEADER} is not Unix epoch seconds (expected digits, e.g. 1767225600)",
+            )
+        self._check_window(now_s - float(timestamp))
+        if len(signature) > _MAX_SIGNATURE_CHARS:
+            raise AuthError(MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is too long to be valid")
+        try:
+            raw_signature = binascii.a2b_base64(signature, strict_mode=True)
+        except binascii.Error:
+            raise AuthError(
+                MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is not standard, padded base64"
+            ) from None
+        message = hashlib.sha256(timestamp)
+        message.update(b".")
+        message.update(body)
+        digest = message.digest()
+        for key in self._public_keys:
+            try:
+                key.verify(raw_signature, digest, _PKCS1V15, _PREHASHED_SHA256)
+            except InvalidSignature:
+                continue
+            return
+        raise AuthError(
+            BAD_SIGNATURE,
+            f"{SIGNATURE_HEADER} does not verify with any accepted public key "
+            f"(RSA PKCS#1 v1.5, SHA-256 over '<{TIMESTAMP_HEADER}>.<raw body>')",
+        )
+
+    def _check_window(self, age_s: float) -> None:
+        tolerance_s = self.timestamp_tolerance_s
+        if age_s > tolerance_s:
+            raise AuthError(
+                STALE_TIMESTAMP,
+                f"{TIMESTAMP_HEADER} is {_whole_seconds(age_s)} s older than now, "
+                f"outside the ±{tolerance_s} s window",
+            )
+        if -age_s > tolerance_s:
+            hint = ""
+            if -age_s > _EPOCH_S_CEILING:
+                hint = " (it looks like milliseconds; seconds are expected)"
+            raise AuthError(
+                FUTURE_TIMESTAMP,
+                f"{TIMESTAMP_HEADER} is {_whole_seconds(-age_s)} s ahead of now, "
+                f"outside the ±{tolerance_s} s window{hint}",
+            )
+
+
+def load_public_keys(pem: bytes, *, source: str) -> list[RSAPublicKey]:
+    """Every RSA public key in ``pem`` (one or more concatenated PEM blocks).
+
+    ``source`` names where the text came from, for the error message. Raises
+    :class:`ConfigError` if there is no PEM block, or any block is not an RSA public key.
+    """
+    if b"\\n" in pem and b"\n" not in pem.strip():
+        pem = pem.replace(b"\\n", b"\n")  # a one-line env var with escaped newlines
+    blocks = list(_PEM_BLOCK.finditer(pem))
+    if not blocks:
+        raise ConfigError(f"{source}: no PEM block found; expected -----BEGIN PUBLIC KEY-----")
+    keys: list[RSAPublicKey] = []
+    for number, block in enumerate(blocks, start=1):
+        where = f"{source} (PEM block {number})" if len(blocks) > 1 else source
+        label = block.group(1).decode("ascii")
+        if "PRIVATE" in label:
+            raise ConfigError(
+                f"{where} is a private key ({label}); only public keys belong here, "
+                "and the private key should not be on this host at all"
+            )
+        if label == "CERTIFICATE":
+            raise ConfigError(
+                f"{where} is a certificate; extract its key with `openssl x509 -pubkey -noout`"
+            )
+        if label not in _PUBLIC_KEY_LABELS:
+            raise ConfigError(f"{where} is a PEM '{label}' block, not a public key")
+        try:
+            key = serialization.load_pem_public_key(block.group(0))
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise ConfigError(f"{where} is not a readable PEM public key") from exc
+        if not isinstance(key, RSAPublicKey):
+            raise ConfigError(f"{where} is a {type(key).__name__}, not an RSA public key")
+        keys.append(key)
+    return keys
+
+
+def load_public_keys_dir(directory: Path) -> list[RSAPublicKey]:
+    """Every RSA public key in ``directory/*.pem``, files in name order."""
+    if not directory.is_dir():
+        raise ConfigError(f"public keys folder {directory} does not exist or is not a folder")
+    paths = sorted(directory.glob("*.pem"))
+    if not paths:
+        raise ConfigError(f"public keys folder {directory} holds no *.pem file")
+    keys: list[RSAPublicKey] = []
+    for path in paths:
+        try:
+            pem = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read public key file {path}: {exc.strerror}") from exc
+        keys += load_public_keys(pem, source=str(path))
+    return keys
+
+
+def load_bearer_tokens_file(path: Path) -> list[str]:
+    """The tokens in ``path``: one per line; blank lines and ``#`` comment lines ignored."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read bearer tokens file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"bearer tokens file {path} is not UTF-8 text") from exc
+    tokens: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        token = line.strip()
+        if not token or token.startswith("#"):
+            continue
+        if len(token.split()) != 1:
+            raise ConfigError(
+                f"{path}:{number}: a token cannot contain whitespace "
+                "(comments go on their own line, starting with #)"
+            )
+        tokens.append(token)
+    return tokens
+
+
+def _token_digest(token: str | bytes) -> bytes:
+    raw = token.encode() if isinstance(token, str) else token
+    if not raw or len(raw.split()) != 1:
+        raise ConfigError("a bearer token must be non-empty and contain no whitespace")
+    return hashlib.sha256(raw).digest()
+
+
+def _whole_seconds(seconds: float) -> int:
+    """Round up, so "301 s older" is never printed as the 300 s limit it exceeds."""
+    whole = int(seconds)
+    return whole if whole == seconds else whole + 1

@@ -1,0 +1,1 @@
+"""Simulate the Recho platform: sign and send webhooks like it does."""
