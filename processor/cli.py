@@ -77,6 +77,12 @@ def _ingress(settings: Settings, args: argparse.Namespace) -> int:
     return serve(settings)
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.worker.command import command
+
+    return command(settings)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from processor.kafka.admin import create_topics
 
@@ -120,7 +126,7 @@ def commands() -> dict[str, tuple[str, Command]]:
         ),
         "worker": (
             "Run the per-call state machines with exactly-once outputs.",
-            _not_yet("worker"),
+            _worker,
         ),
         "notifier": ("Deliver alerts to Alertmanager and webhooks.", _not_yet("notifier")),
         "run": ("Run ingress, worker, notifier and simulated traffic locally.", _run),

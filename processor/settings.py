@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     worker_stall_after_s: float = Field(
         900.0, gt=0, description="A call with no terminal event after this raises CALL_STALLED."
     )
+    worker_open_call_retention_s: float = Field(
+        86400.0, ge=0, description="How long an unfinished, silent call's state is kept."
+    )
+    worker_sweep_interval_s: float = Field(
+        5.0, gt=0, description="How often stalled and expired calls are looked for."
+    )
     worker_metrics_port: int = Field(9101, ge=0, le=65535, description="Worker /metrics port.")
 
     # --- Notifier --------------------------------------------------------------
@@ -129,6 +135,29 @@ class Settings(BaseSettings):
     notifier_webhook_url: str | None = Field(None, description="Generic JSON webhook sink.")
     notifier_slack_url: str | None = Field(None, description="Slack-style incoming webhook.")
     notifier_metrics_port: int = Field(9102, ge=0, le=65535, description="Notifier /metrics port.")
+
+    # --- Simulator -------------------------------------------------------------
+    simulate_target_url: str = Field(
+        "http://127.0.0.1:8080/webhooks/recho", description="Where the simulator posts webhooks."
+    )
+    simulate_rate_per_s: float = Field(50.0, gt=0, description="Target webhooks per second.")
+    simulate_concurrent_calls: int = Field(200, ge=1, description="Calls in progress at once.")
+    simulate_calls: int = Field(0, ge=0, description="Calls to simulate in all; 0 = no limit.")
+    simulate_duration_s: float = Field(0.0, ge=0, description="Stop after this long; 0 = no limit.")
+    simulate_mix: str = Field(
+        "",
+        description="Outcome mix as name=weight pairs, comma separated; empty = realistic default.",
+    )
+    simulate_time_scale: float = Field(
+        1.0, gt=0, description="Multiplier on the realistic gaps between a call's events."
+    )
+    simulate_key_dir: Path | None = Field(
+        None, description="Folder with the simulator's RSA key pair (made if missing)."
+    )
+    simulate_bearer_token: SecretStr | None = Field(
+        None, description="Token the simulator sends in BEARER mode."
+    )
+    simulate_seed: int | None = Field(None, description="Random seed for reproducible traffic.")
 
     # --- Logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Log level.")

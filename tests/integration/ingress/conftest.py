@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,14 @@ import uvicorn
 
 from processor.ingress.server import _DrainingServer, create_app
 from processor.settings import Settings
+
+class _EmbeddedDrainingServer(_DrainingServer):
+    """The ingress server without signal capture: pytest keeps its own handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
 
 StartIngress = Callable[[Settings], Awaitable[str]]
 
@@ -39,8 +48,7 @@ async def start_ingress() -> AsyncIterator[StartIngress]:
             app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
             access_log=False,
         )  # fmt: skip
-        server = _DrainingServer(config, app)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        server = _EmbeddedDrainingServer(config, app)
         task = asyncio.create_task(server.serve())
         servers.append((server, task))
         url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,60 @@
+"""Read a partition from the beginning to its current end, outside any group.
+
+Used to restore worker state from the changelog and to scan the DLQ for
+replay. read_committed: records of aborted transactions are never seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError as AIOKafkaError
+
+from processor.errors import KafkaError
+from processor.kafka.admin import partition_count
+from processor.kafka.config import common_options
+from processor.kafka.records import Record
+from processor.settings import Settings
+
+
+async def read_to_end(
+    settings: Settings, topic: str, partitions: list[int] | None = None, role: str = "reader"
+) -> AsyncIterator[list[Record]]:
+    """Yield batches of records of ``partitions`` (all if None) up to their end offsets."""
+    consumer = AIOKafkaConsumer(
+        **common_options(settings, role),
+        group_id=None,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    try:
+        await consumer.start()
+        if partitions is None:
+            count = await partition_count(settings, topic)
+            if not count:
+                raise KafkaError(f"topic {topic} does not exist")
+            partitions = list(range(count))
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        for tp in list(remaining):
+            if await consumer.position(tp) >= ends[tp]:
+                remaining.discard(tp)
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for records in batches.values():
+                if records:
+                    yield records
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    except AIOKafkaError as exc:
+        raise KafkaError(f"reading {topic} failed: {exc}") from exc
+    finally:
+        await consumer.stop()

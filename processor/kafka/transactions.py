@@ -1,0 +1,154 @@
+"""Exactly-once writes: one transactional producer per input partition.
+
+The transactional id names the input partition it serves
+(``<prefix>-<topic>-<partition>``). When the partition moves to another
+worker, the new owner's ``init_transactions`` bumps the epoch: the old owner
+(a zombie) is fenced and can no longer commit for it, and its open
+transaction is aborted. Records are staged into per-partition batches and
+sent at commit, together with the input offsets, in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    ProducerFenced,
+    TransactionalIdAuthorizationFailed,
+)
+from aiokafka.errors import KafkaError as AIOKafkaError
+
+from processor.errors import FencedError, KafkaError, KafkaUnavailableError
+from processor.kafka.config import common_options
+from processor.kafka.partitioner import partition_for
+from processor.settings import Settings
+
+_FENCED = (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed)
+
+
+class PartitionTransactor:
+    """Stages output records for one input partition and commits them atomically."""
+
+    def __init__(self, settings: Settings, input_topic: str, partition: int) -> None:
+        self.partition = partition
+        self.transactional_id = (
+            f"{settings.worker_transactional_id_prefix}-{input_topic}-{partition}"
+        )
+        self._settings = settings
+        self._input = TopicPartition(input_topic, partition)
+        self._producer: AIOKafkaProducer | None = None
+        self._batches: dict[tuple[str, int], Any] = {}
+        self._full: list[tuple[str, int, Any]] = []
+        self._partitions: dict[str, int] = {}
+        self.staged = 0
+
+    async def start(self) -> None:
+        """Create the producer and fence any previous owner of this partition."""
+        producer = AIOKafkaProducer(
+            **common_options(self._settings, f"worker-p{self.partition}"),
+            transactional_id=self.transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=512 * 1024,  # below the broker's default message.max.bytes
+            max_request_size=8 * 1024 * 1024,
+            transaction_timeout_ms=60000,
+        )
+        try:
+            await producer.start()  # init_transactions: fences the previous epoch
+        except _FENCED as exc:
+            await producer.stop()
+            raise FencedError(f"{self.transactional_id} fenced at start") from exc
+        except AIOKafkaError as exc:
+            await producer.stop()
+            raise KafkaUnavailableError(f"cannot start transactional producer: {exc}") from exc
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Drop staged records and close the producer (an open transaction aborts)."""
+        self._discard()
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    def set_partition_counts(self, counts: dict[str, int]) -> None:
+        """Partition counts of the output topics (for Java-compatible keyed routing)."""
+        self._partitions = dict(counts)
+
+    def stage(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Add a record to the open batch; ``value=None`` is a tombstone."""
+        producer = self._require()
+        partition = partition_for(key, self._partitions[topic])
+        slot = (topic, partition)
+        batch = self._batches.get(slot)
+        if batch is None:
+            batch = self._batches[slot] = producer.create_batch()
+        timestamp_ms = time.time_ns() // 1_000_000
+        if (
+            batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers or [])
+            is None
+        ):
+            self._full.append((topic, partition, batch))
+            batch = self._batches[slot] = producer.create_batch()
+            if (
+                batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers or [])
+                is None
+            ):
+                raise KafkaError(f"a record for {topic} is larger than the batch size")
+        self.staged += 1
+
+    async def commit(self, next_offset: int | None, group_id: str) -> None:
+        """Send the staged records and the input offset in one transaction and commit.
+
+        Raises FencedError if another owner took this partition (nothing of
+        this transaction becomes visible), KafkaError for anything else (the
+        transaction is aborted; the caller rewinds to the last commit).
+        """
+        producer = self._require()
+        batches = [*self._full, *((t, p, b) for (t, p), b in self._batches.items())]
+        self._full = []
+        self._batches = {}
+        self.staged = 0
+        try:
+            await producer.begin_transaction()
+            for topic, partition, batch in batches:
+                await producer.send_batch(batch, topic, partition=partition)
+            if next_offset is not None:
+                await producer.send_offsets_to_transaction({self._input: next_offset}, group_id)
+            await producer.commit_transaction()
+        except _FENCED as exc:
+            raise FencedError(f"{self.transactional_id} was fenced by a newer owner") from exc
+        except AIOKafkaError as exc:
+            await self._abort()
+            raise KafkaError(f"transaction of {self.transactional_id} failed: {exc}") from exc
+
+    async def _abort(self) -> None:
+        producer = self._producer
+        if producer is None:
+            return
+        try:
+            await producer.abort_transaction()
+        except AIOKafkaError:
+            # The transaction may not have started; a fresh producer fences it anyway.
+            await self.stop()
+            await self.start()
+
+    def _discard(self) -> None:
+        self._batches = {}
+        self._full = []
+        self.staged = 0
+
+    def _require(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise KafkaError(f"{self.transactional_id} is not started")
+        return self._producer

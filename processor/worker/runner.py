@@ -1,0 +1,230 @@
+"""The worker process: consume webhooks, run each call's machine, commit exactly once.
+
+Loop: fetch a batch (up to ``worker_batch_max_records`` or
+``worker_batch_max_ms``), run it through each partition's
+:class:`PartitionWorker`, then commit every partition's transaction
+concurrently. Assignment fences the previous owner and restores the
+partition's state from the changelog before its records are processed;
+revocation waits for the running commit and drops the partition.
+A fenced worker stops (another instance owns its partitions now).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from processor import metrics
+from processor.errors import ConfigError, FencedError, KafkaError
+from processor.kafka.admin import partition_count
+from processor.kafka.consumer import InputConsumer
+from processor.kafka.reader import read_to_end
+from processor.kafka.transactions import PartitionTransactor
+from processor.settings import Settings
+from processor.worker.labels import LabelCache
+from processor.worker.partition import PartitionWorker
+
+log = structlog.get_logger(__name__)
+
+
+class Worker:
+    """One worker process's consumer, partitions and commit loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.partitions: dict[int, PartitionWorker] = {}
+        self.joined = False
+        self._labels = LabelCache()
+        self._lock = asyncio.Lock()
+        self._counts: dict[str, int] = {}
+        self._consumer = InputConsumer(
+            settings,
+            settings.topic_webhooks,
+            settings.worker_group_id,
+            on_assigned=self._on_assigned,
+            on_revoked=self._on_revoked,
+        )
+        self._last_sweep = 0.0
+        self._status_labels: set[str] = set()
+
+    # --- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        """Check topics are co-partitioned, then join the group."""
+        self._counts = await self._partition_counts()
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Leave the group and close every partition's producer."""
+        await self._consumer.stop()
+        async with self._lock:
+            for partition in list(self.partitions):
+                await self._drop(partition)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Process until ``stop`` is set; raise FencedError if fenced."""
+        await self.start()
+        try:
+            while not stop.is_set():
+                await self.step()
+        finally:
+            await self.stop()
+
+    async def _partition_counts(self) -> dict[str, int]:
+        s = self.settings
+        topics = [s.topic_webhooks, *(t for t in s.all_topics() if t != s.topic_webhooks)]
+        counts = {t: await partition_count(s, t) for t in topics}
+        missing = [t for t, n in counts.items() if n == 0]
+        if missing:
+            raise ConfigError(f"topics missing: {missing}; run 'processor topics create'")
+        inputs = counts[s.topic_webhooks]
+        for topic in (s.topic_changelog,):
+            if counts[topic] != inputs:
+                raise ConfigError(
+                    f"{topic} has {counts[topic]} partitions but {s.topic_webhooks} has "
+                    f"{inputs}: the changelog must be co-partitioned with the input"
+                )
+        return counts
+
+    # --- rebalance ---------------------------------------------------------------
+    async def _on_assigned(self, partitions: list[int]) -> None:
+        self.joined = True
+        await asyncio.gather(*(self._adopt(p) for p in partitions if p not in self.partitions))
+        log.info("partitions_assigned", partitions=partitions)
+
+    async def _on_revoked(self, partitions: list[int]) -> None:
+        async with self._lock:  # wait for the running batch's commit
+            for partition in partitions:
+                await self._drop(partition)
+        log.info("partitions_revoked", partitions=partitions)
+
+    async def _adopt(self, partition: int) -> None:
+        started = time.perf_counter()
+        transactor = PartitionTransactor(self.settings, self.settings.topic_webhooks, partition)
+        transactor.set_partition_counts(self._counts)
+        await transactor.start()  # fences the previous owner, aborting its open transaction
+        worker = PartitionWorker(self.settings, partition, transactor, self._labels)
+        restored = 0
+        async for batch in read_to_end(
+            self.settings, self.settings.topic_changelog, [partition], role="restore"
+        ):
+            restored += worker.restore(batch)
+        elapsed = time.perf_counter() - started
+        metrics.WORKER_RESTORE_DURATION.observe(elapsed)
+        metrics.WORKER_RESTORED_CALLS.inc(len(worker.store))
+        self.partitions[partition] = worker
+        log.info(
+            "partition_restored",
+            partition=partition,
+            changelog_records=restored,
+            calls=len(worker.store),
+            seconds=round(elapsed, 3),
+        )
+
+    async def _drop(self, partition: int) -> None:
+        worker = self.partitions.pop(partition, None)
+        if worker is not None:
+            await worker.close()
+            metrics.WORKER_CONSUMER_LAG.labels(str(partition)).set(0)
+            metrics.WORKER_CONSUMER_LAG_SECONDS.labels(str(partition)).set(0)
+
+    # --- the loop ------------------------------------------------------------------
+    async def step(self) -> None:
+        """Fetch one batch, process it, commit it (and run due sweeps)."""
+        s = self.settings
+        deadline = time.monotonic() + s.worker_batch_max_ms / 1000
+        fetched = 0
+        batches: list[dict[int, list]] = []  # type: ignore[type-arg]
+        while fetched < s.worker_batch_max_records:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0 and fetched:
+                break
+            got = await self._consumer.fetch(
+                max(remaining_ms, 0 if fetched else s.worker_batch_max_ms),
+                s.worker_batch_max_records - fetched,
+            )
+            if not got:
+                break
+            batches.append(got)
+            fetched += sum(len(r) for r in got.values())
+        async with self._lock:
+            rewound: set[int] = set()
+            for got in batches:
+                for partition, records in got.items():
+                    worker = self.partitions.get(partition)
+                    if worker is not None and partition not in rewound:
+                        worker.process(records)
+                    elif partition not in rewound:
+                        # Fetched before its state was restored (aiokafka fetches as soon
+                        # as it is assigned) or after it was revoked: fetch it again later.
+                        rewound.add(partition)
+                        self._consumer.rewind(partition, records[0].offset)
+            now = time.monotonic()
+            if now - self._last_sweep >= s.worker_sweep_interval_s:
+                self._last_sweep = now
+                now_ms = time.time_ns() // 1_000_000
+                for worker in self.partitions.values():
+                    worker.sweep(now_ms)
+            await self._commit_all()
+            self._publish_gauges()
+
+    async def _commit_all(self) -> None:
+        workers = [w for w in self.partitions.values() if w.has_work()]
+        if not workers:
+            return
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(w.commit(self.settings.worker_group_id) for w in workers), return_exceptions=True
+        )
+        elapsed = time.perf_counter() - started
+        now_ms = time.time_ns() // 1_000_000
+        for worker, result in zip(workers, results, strict=True):
+            if isinstance(result, FencedError):
+                metrics.WORKER_TRANSACTIONS.labels("fenced").inc()
+                log.error("worker_fenced", partition=worker.partition, error=str(result))
+                raise result
+            if isinstance(result, BaseException):
+                metrics.WORKER_TRANSACTIONS.labels("aborted").inc()
+                log.error("transaction_failed", partition=worker.partition, error=str(result))
+                await self._rewind(worker.partition)
+                if not isinstance(result, KafkaError):
+                    raise result
+                continue
+            metrics.WORKER_TRANSACTIONS.labels("committed").inc()
+            metrics.WORKER_TRANSACTION_DURATION.observe(elapsed)
+            metrics.WORKER_BATCH_RECORDS.observe(len(result))
+            observe = metrics.WORKER_PROCESSING_LATENCY.observe
+            for received_ms in result:
+                observe(max(now_ms - received_ms, 0) / 1000)
+
+    async def _rewind(self, partition: int) -> None:
+        """After a failed transaction: reload the partition's state and input position."""
+        await self._drop(partition)
+        await self._adopt(partition)
+        await self._consumer.seek_to_committed(partition)
+
+    def _publish_gauges(self) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        open_calls: dict[str, int] = {}
+        calls = 0
+        state_bytes = 0
+        for partition, worker in self.partitions.items():
+            for status, count in worker.store.open_by_status.items():
+                open_calls[status] = open_calls.get(status, 0) + count
+            calls += len(worker.store)
+            highwater = self._consumer.highwater(partition)
+            if highwater is not None and worker.next_offset is not None:
+                lag = max(highwater - worker.next_offset, 0)
+                metrics.WORKER_CONSUMER_LAG.labels(str(partition)).set(lag)
+                age = (
+                    (now_ms - worker.last_record_ms) / 1000 if lag and worker.last_record_ms else 0
+                )
+                metrics.WORKER_CONSUMER_LAG_SECONDS.labels(str(partition)).set(max(age, 0))
+        self._status_labels.update(open_calls)
+        for status in self._status_labels:
+            metrics.WORKER_ACTIVE_CALLS.labels(status).set(open_calls.get(status, 0))
+        metrics.WORKER_CALLS_IN_STATE.set(calls)
+        if self._last_sweep and calls:
+            state_bytes = sum(w.store.estimated_bytes() for w in self.partitions.values())
+            metrics.WORKER_STATE_BYTES.set(state_bytes)
