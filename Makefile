@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 KAFKA := PYTHON=$(abspath $(PY)) deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-unit test-integration check lint format typecheck \
+.PHONY: help venv tools run test test-unit test-integration check lint format typecheck \
         kafka-up kafka-down kafka-logs topics bench-ingress bench-worker clean
 
 help: ## List the targets
@@ -27,7 +27,10 @@ venv: $(STAMP) ## Create the virtualenv and install everything
 run: $(STAMP) ## Run the pipeline locally with simulated traffic (starts Kafka)
 	$(PY) -m processor run --start-kafka
 
-test: $(STAMP) ## The whole suite: unit + integration against a real Kafka broker
+tools: ## Install promtool and Alertmanager (Debian packages) if missing
+	bash deploy/tools/install-tools.sh
+
+test: $(STAMP) tools ## The whole suite: unit + integration against a real Kafka broker
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP) ## Unit tests only (no network)

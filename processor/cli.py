@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,36 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     return command(settings)
 
 
+def _parse_time_ms(text: str) -> int:
+    """Epoch milliseconds from an ISO 8601 time or an integer of epoch ms."""
+    if text.isdigit():
+        return int(text)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.replay import ReplayFilter, replay_dlq
+
+    if not args.from_dlq:
+        print("processor replay: say what to replay: --from-dlq", file=sys.stderr)
+        return 2
+    selection = ReplayFilter(
+        call_id=args.call_id,
+        since_ms=_parse_time_ms(args.since) if args.since else None,
+        until_ms=_parse_time_ms(args.until) if args.until else None,
+        reason=args.reason,
+    )
+    report = asyncio.run(replay_dlq(settings, selection, dry_run=args.dry_run))
+    verb = "would replay" if args.dry_run else "replayed"
+    print(f"scanned {report.scanned} dead letters, {verb} {report.replayed}")
+    if report.skipped_unreadable:
+        print(f"skipped {report.skipped_unreadable} unreadable dead letters", file=sys.stderr)
+    return 0
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from processor.kafka.admin import create_topics
 
@@ -107,6 +138,13 @@ def build_parser(commands: dict[str, tuple[str, Command]]) -> argparse.ArgumentP
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == "topics":
             p.add_argument("action", choices=["create", "describe"])
+        if name == "replay":
+            p.add_argument("--from-dlq", action="store_true", help="replay dead letters")
+            p.add_argument("--call-id", help="only this callId")
+            p.add_argument("--since", help="failed at or after (ISO 8601 or epoch ms)")
+            p.add_argument("--until", help="failed at or before (ISO 8601 or epoch ms)")
+            p.add_argument("--reason", help="only this DLQ reason (e.g. invalid_contract)")
+            p.add_argument("--dry-run", action="store_true", help="count, do not write")
         if name == "run":
             p.add_argument(
                 "--start-kafka",
@@ -132,7 +170,7 @@ def commands() -> dict[str, tuple[str, Command]]:
         "run": ("Run ingress, worker, notifier and simulated traffic locally.", _run),
         "simulate": ("Send realistic Recho webhook traffic to an ingress.", _not_yet("simulate")),
         "topics": ("Create or describe the project's Kafka topics.", _topics),
-        "replay": ("Re-drive dead-lettered webhooks after a fix.", _not_yet("replay")),
+        "replay": ("Re-drive dead-lettered webhooks after a fix.", _replay),
     }
 
 

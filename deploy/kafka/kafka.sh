@@ -8,7 +8,7 @@
 #   kafka.sh class CLASS ARGS...   run a Kafka tool class (ProducerPerformance, ...)
 #
 # Environment: KAFKA_HOME (default <repo>/.kafka), KAFKA_PORT (9092),
-# KAFKA_CONTROLLER_PORT (9093), PYTHON (interpreter with the processor package,
+# KAFKA_CONTROLLER_PORT (19093), PYTHON (interpreter with the processor package,
 # used for the readiness probe), KAFKA_READY_TIMEOUT_S (90), KAFKA_HEAP (1g).
 set -euo pipefail
 
@@ -16,7 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 home="${KAFKA_HOME:-$repo/.kafka}"
 port="${KAFKA_PORT:-9092}"
-cport="${KAFKA_CONTROLLER_PORT:-9093}"
+cport="${KAFKA_CONTROLLER_PORT:-19093}"  # 9093 is Alertmanager's
 python="${PYTHON:-$repo/.venv/bin/python}"
 ready_timeout="${KAFKA_READY_TIMEOUT_S:-90}"
 heap="${KAFKA_HEAP:-1g}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
+    IllegalOperation,
     InvalidProducerEpoch,
     ProducerFenced,
     TransactionalIdAuthorizationFailed,
@@ -128,9 +129,26 @@ class PartitionTransactor:
             await producer.commit_transaction()
         except _FENCED as exc:
             raise FencedError(f"{self.transactional_id} was fenced by a newer owner") from exc
-        except AIOKafkaError as exc:
+        except (AIOKafkaError, IllegalOperation, AssertionError) as exc:
+            # aiokafka learns of fencing in its sender task and then fails later calls
+            # with other errors; a fatal transaction state is the reliable signal.
+            # Re-initialising here would fence the new owner back, so stop instead.
+            if self._fatal(producer):
+                raise FencedError(f"{self.transactional_id} was fenced: {exc}") from exc
             await self._abort()
             raise KafkaError(f"transaction of {self.transactional_id} failed: {exc}") from exc
+
+    @staticmethod
+    def _fatal(producer: AIOKafkaProducer) -> bool:
+        """True when aiokafka's sender died of fencing or the transaction state is fatal."""
+        manager = getattr(producer, "_txn_manager", None)
+        if manager is not None and manager.is_fatal_error():
+            return True
+        sender = getattr(producer, "_sender", None)
+        task = getattr(sender, "sender_task", None)
+        if task is None or not task.done() or task.cancelled():
+            return False
+        return isinstance(task.exception(), _FENCED)
 
     async def _abort(self) -> None:
         producer = self._producer
@@ -139,9 +157,9 @@ class PartitionTransactor:
         try:
             await producer.abort_transaction()
         except AIOKafkaError:
-            # The transaction may not have started; a fresh producer fences it anyway.
+            # Not abortable from here (e.g. never begun); closing the producer leaves
+            # it to the broker's timeout or the next owner's init_transactions.
             await self.stop()
-            await self.start()
 
     def _discard(self) -> None:
         self._batches = {}

@@ -109,7 +109,11 @@ def generate_asyncapi(settings: Settings) -> dict[str, Any]:
     }
 
 
-_CallId = {"type": "string", "description": "The callId (body.data.callId)."}
+_CALL_ID_KEY: Final = {"type": "string", "description": "The callId (body.data.callId)."}
+_DLQ_KEY: Final = {
+    "type": "string",
+    "description": "The original record's key (its callId) as received; may be null.",
+}
 
 
 def _channels(settings: Settings) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -182,6 +186,7 @@ def _channels(settings: Settings) -> dict[str, tuple[dict[str, Any], dict[str, A
     result: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for name, topic, description, message_payload, correlation in specs:
         internal = topic == settings.topic_changelog
+        key = _DLQ_KEY if topic == settings.topic_dlq else _CALL_ID_KEY
         channel: dict[str, Any] = {
             "address": topic,
             "description": description,
@@ -202,7 +207,7 @@ def _channels(settings: Settings) -> dict[str, tuple[dict[str, Any], dict[str, A
             "name": name,
             "contentType": "application/json",
             "payload": message_payload,
-            "bindings": {"kafka": {"key": _CallId, "bindingVersion": _KAFKA_BINDING}},
+            "bindings": {"kafka": {"key": key, "bindingVersion": _KAFKA_BINDING}},
         }
         if correlation:
             message["correlationId"] = {

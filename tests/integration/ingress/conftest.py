@@ -17,6 +17,7 @@ import uvicorn
 from processor.ingress.server import _DrainingServer, create_app
 from processor.settings import Settings
 
+
 class _EmbeddedDrainingServer(_DrainingServer):
     """The ingress server without signal capture: pytest keeps its own handlers."""
 

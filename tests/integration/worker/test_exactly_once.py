@@ -1,0 +1,194 @@
+"""Exactly-once under failure: kill -9 mid-transaction, rebalances, a fenced zombie."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from processor.calls import CallState, handle
+from processor.errors import FencedError
+from processor.kafka import partition_for
+from processor.kafka.transactions import PartitionTransactor
+from processor.settings import Settings
+from processor.worker.ingest import ingest
+from tests.factories import make_envelope, make_error, to_bytes
+from tests.integration.conftest import ReadTopic
+from tests.integration.ingress.conftest import free_port
+from tests.integration.worker.conftest import decode, produce, running_worker
+
+OUTBOUND = ["PENDING", "REQUESTED", "CALLING", "CLOSING", "COMPLETED"]
+
+
+def traffic(prefix: str, calls: int, rng: random.Random) -> list[bytes]:
+    """Interleaved full lifecycles of ``calls`` calls, ~10% with an errored event."""
+    pending = {f"{prefix}-{i}": list(OUTBOUND) for i in range(calls)}
+    bodies: list[bytes] = []
+    while pending:
+        call_id = rng.choice(list(pending))
+        status = pending[call_id].pop(0)
+        errors = [make_error()] if status == "CALLING" and rng.random() < 0.1 else []
+        payload = make_envelope(
+            event_type=f"OUTBOUND_CALL_{status}", call_id=call_id, errors=errors
+        )
+        payload["body"]["text"] = f"{call_id} {status} {len(bodies)}"  # unique bodies
+        bodies.append(to_bytes(payload))
+        if not pending[call_id]:
+            del pending[call_id]
+    return bodies
+
+
+def assert_exactly_once(inputs: list[Any], events: list[dict[str, Any]]) -> None:
+    """Every input record appears exactly once among the committed call events."""
+    sources = [(e["source"]["partition"], e["source"]["offset"]) for e in events]
+    assert len(sources) == len(set(sources)), "an input produced two committed events"
+    assert set(sources) == {(r.partition, r.offset) for r in inputs}
+
+
+def expected_states(inputs: list[Any]) -> dict[str, CallState]:
+    """Replay the pure state machine over the inputs in partition order."""
+    states: dict[str, CallState] = {}
+    for record in sorted(inputs, key=lambda r: (r.partition, r.offset)):
+        event = ingest(record).event
+        states[event.call_id], _ = handle(states.get(event.call_id), event)
+    return states
+
+
+def latest_by_key(records: list[Any]) -> dict[str, dict[str, Any]]:
+    """Latest value per key, in offset order (what compaction keeps)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        latest[record.key.decode()] = decode([record])[0]
+    return latest
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """Environment for a ``processor worker`` subprocess with these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json").items():
+        if name.startswith(("topic_", "worker_", "kafka_")) and value is not None:
+            env[f"PROCESSOR_{name.upper()}"] = str(value)
+    env["PROCESSOR_WORKER_METRICS_PORT"] = str(free_port())
+    env["PROCESSOR_LOG_JSON"] = "true"
+    return env
+
+
+class TestCrash:
+    async def test_kill_9_mid_transaction_then_restart_is_exactly_once(
+        self, worker_settings: Settings, read_topic: ReadTopic, tmp_path: Path
+    ) -> None:
+        """SIGKILL the worker process while it commits transactions, start it again:
+        read_committed readers see every input exactly once in the events, one alert per
+        errored event, and each call's latest state equals a clean replay."""
+        s = worker_settings.model_copy(update={"worker_batch_max_records": 500})
+        bodies = traffic("crash", 800, random.Random(7))
+        await produce(s, bodies)
+        inputs = await read_topic(s.topic_webhooks, len(bodies))
+        log = (tmp_path / "worker.log").open("wb")
+        command = [sys.executable, "-m", "processor", "worker"]
+        first = subprocess.Popen(command, env=worker_env(s), stdout=log, stderr=log)
+        try:
+            for _ in range(600):
+                done = len(await read_topic(s.topic_call_events, 1, timeout_s=0.2))
+                if done:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        partial = await read_topic(s.topic_call_events, len(bodies), timeout_s=2)
+        assert 0 < len(partial) < len(bodies), "the kill must land mid-run"
+        second = subprocess.Popen(command, env=worker_env(s), stdout=log, stderr=log)
+        try:
+            events = decode(await read_topic(s.topic_call_events, len(bodies), timeout_s=90))
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(30)
+            log.close()
+        assert_exactly_once(inputs, events)
+        expected = expected_states(inputs)
+        states = latest_by_key(await read_topic(s.topic_call_state, len(bodies), timeout_s=5))
+        assert set(states) == set(expected)
+        for call_id, state in expected.items():
+            got = states[call_id]
+            assert (got["eventsSeen"], got["status"], got["outcome"]) == (
+                state.events_seen,
+                state.status.value if state.status else "NEW",
+                state.outcome.value if state.outcome else None,
+            ), call_id
+        errored = sum(1 for r in inputs if b'"errors":[{' in r.value)
+        alerts = decode(await read_topic(s.topic_call_alerts, errored + 1, timeout_s=5))
+        assert len(alerts) == errored
+        assert len({a["alertId"] for a in alerts}) == errored
+
+
+class TestRebalance:
+    async def test_join_and_leave_keep_order_and_lose_nothing(
+        self, worker_settings: Settings, read_topic: ReadTopic
+    ) -> None:
+        """Worker A runs, B joins, A leaves, while traffic flows: every input is
+        processed exactly once, each call's events come out in its order, and the
+        state handed over through the changelog stays complete."""
+        s = worker_settings.model_copy(update={"worker_batch_max_records": 200})
+        rng = random.Random(11)
+        waves = [traffic(f"wave{n}", 150, rng) for n in range(3)]
+        async with running_worker(s):
+            await produce(s, waves[0])
+            await read_topic(s.topic_call_events, len(waves[0]) // 2, timeout_s=30)
+            async with running_worker(s):
+                await produce(s, waves[1])
+                await asyncio.sleep(2)
+            await produce(s, waves[2])  # A left; B carries on
+            total = sum(len(w) for w in waves)
+            events = decode(await read_topic(s.topic_call_events, total, timeout_s=90))
+        inputs = await read_topic(s.topic_webhooks, total)
+        assert_exactly_once(inputs, events)
+        offsets: dict[str, list[int]] = defaultdict(list)
+        for event in events:
+            offsets[event["callId"]].append(event["source"]["offset"])
+        assert all(o == sorted(o) for o in offsets.values()), "a call's events reordered"
+        assert all(len(o) == len(OUTBOUND) for o in offsets.values())
+        states = latest_by_key(await read_topic(s.topic_call_state, total, timeout_s=5))
+        assert {st["eventsSeen"] for st in states.values()} == {len(OUTBOUND)}
+        assert {st["outcome"] for st in states.values()} == {"COMPLETED"}
+
+
+class TestFencing:
+    async def test_a_fenced_zombie_cannot_commit(
+        self, worker_settings: Settings, read_topic: ReadTopic
+    ) -> None:
+        """When a new owner takes a partition's transactional id, the old worker's next
+        transaction fails as fenced, it stops, and nothing it processed after the
+        takeover becomes visible to read_committed readers."""
+        s = worker_settings
+        target = partition_for(b"z-2", s.topic_partitions)
+        await produce(s, [to_bytes(make_envelope(call_id="z-1"))])
+        worker_task: asyncio.Task[None] | None = None
+        from processor.worker.runner import Worker
+
+        worker = Worker(s)
+        stop = asyncio.Event()
+        worker_task = asyncio.create_task(worker.run(stop))
+        assert len(await read_topic(s.topic_call_events, 1)) == 1
+        usurper = PartitionTransactor(s, s.topic_webhooks, target)
+        await usurper.start()  # the "new owner": bumps the epoch, fencing the worker
+        try:
+            await produce(s, [to_bytes(make_envelope(call_id="z-2"))])
+            with pytest.raises(FencedError):
+                await asyncio.wait_for(worker_task, 30)
+        finally:
+            stop.set()
+            await usurper.stop()
+        events = decode(await read_topic(s.topic_call_events, 2, timeout_s=3))
+        assert [e["callId"] for e in events] == ["z-1"]
