@@ -1,1 +1,50 @@
-"""Simulate the Recho platform: sign and send webhooks like it does."""
+"""Simulate the Recho platform: sign and send webhooks like it does.
+
+scenarios (what each call sends, when) -> runner (many calls in flight, rate, stop)
+-> sender (sign, POST, retry) -> an ingress; console shows it, command is the CLI.
+"""
+
+from processor.simulate.runner import (
+    LatencySummary,
+    SentEvent,
+    Simulation,
+    SimulationReport,
+    simulate,
+)
+from processor.simulate.scenarios import (
+    DEFAULT_MIX,
+    Outcome,
+    PlannedEvent,
+    envelope_bytes,
+    parse_mix,
+    plan_call,
+)
+from processor.simulate.sender import (
+    Delivery,
+    DeliveryResult,
+    RetryPolicy,
+    Sender,
+    ensure_key_pair,
+)
+from processor.simulate.signer import Signer, generate_key_pair
+
+__all__ = [
+    "DEFAULT_MIX",
+    "Delivery",
+    "DeliveryResult",
+    "LatencySummary",
+    "Outcome",
+    "PlannedEvent",
+    "RetryPolicy",
+    "Sender",
+    "SentEvent",
+    "Signer",
+    "Simulation",
+    "SimulationReport",
+    "ensure_key_pair",
+    "envelope_bytes",
+    "generate_key_pair",
+    "parse_mix",
+    "plan_call",
+    "simulate",
+]
