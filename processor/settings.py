@@ -135,6 +135,22 @@ class Settings(BaseSettings):
     notifier_webhook_url: str | None = Field(None, description="Generic JSON webhook sink.")
     notifier_slack_url: str | None = Field(None, description="Slack-style incoming webhook.")
     notifier_metrics_port: int = Field(9102, ge=0, le=65535, description="Notifier /metrics port.")
+    notifier_group_window_s: float = Field(
+        10.0,
+        ge=0,
+        description="Alerts for one call or one error code within this window "
+        "are sent to webhook/Slack sinks as one grouped message.",
+    )
+    notifier_retry_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="Longest a failing sink is retried before the alert is "
+        "counted as failed and the notifier moves on.",
+    )
+    notifier_alert_ttl_s: float = Field(
+        3600.0, gt=0, description="How long an alert stays active in Alertmanager (endsAt)."
+    )
+    notifier_timeout_s: float = Field(5.0, gt=0, description="HTTP timeout per delivery.")
 
     # --- Simulator -------------------------------------------------------------
     simulate_target_url: str = Field(
