@@ -64,5 +64,9 @@ kafka-logs: ## Follow the local Kafka's log
 topics: kafka-up ## Create the project's topics (idempotent)
 	$(PY) -m processor topics create
 
+bench-ingress: $(STAMP) kafka-up ## Ingress webhooks/s and latency vs Kafka's limit and a naive receiver
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
+	$(PY) -m tests.bench.ingress
+
 clean: kafka-down ## Remove the virtualenv, the local Kafka and caches
 	rm -rf $(VENV) .kafka .pytest_cache .mypy_cache .ruff_cache

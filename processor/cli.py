@@ -114,6 +114,12 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.simulate.command import command
+
+    return command(settings, args)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from processor.kafka.admin import create_topics
 
@@ -138,6 +144,10 @@ def build_parser(commands: dict[str, tuple[str, Command]]) -> argparse.ArgumentP
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == "topics":
             p.add_argument("action", choices=["create", "describe"])
+        if name == "simulate":
+            from processor.simulate.command import add_arguments
+
+            add_arguments(p)
         if name == "replay":
             p.add_argument("--from-dlq", action="store_true", help="replay dead letters")
             p.add_argument("--call-id", help="only this callId")
@@ -168,7 +178,7 @@ def commands() -> dict[str, tuple[str, Command]]:
         ),
         "notifier": ("Deliver alerts to Alertmanager and webhooks.", _not_yet("notifier")),
         "run": ("Run ingress, worker, notifier and simulated traffic locally.", _run),
-        "simulate": ("Send realistic Recho webhook traffic to an ingress.", _not_yet("simulate")),
+        "simulate": ("Send realistic Recho webhook traffic to an ingress.", _simulate),
         "topics": ("Create or describe the project's Kafka topics.", _topics),
         "replay": ("Re-drive dead-lettered webhooks after a fix.", _replay),
     }
