@@ -120,6 +120,12 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     return command(settings, args)
 
 
+def _notifier(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.notifier.command import command
+
+    return command(settings)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from processor.kafka.admin import create_topics
 
@@ -176,7 +182,7 @@ def commands() -> dict[str, tuple[str, Command]]:
             "Run the per-call state machines with exactly-once outputs.",
             _worker,
         ),
-        "notifier": ("Deliver alerts to Alertmanager and webhooks.", _not_yet("notifier")),
+        "notifier": ("Deliver alerts to Alertmanager and webhooks.", _notifier),
         "run": ("Run ingress, worker, notifier and simulated traffic locally.", _run),
         "simulate": ("Send realistic Recho webhook traffic to an ingress.", _simulate),
         "topics": ("Create or describe the project's Kafka topics.", _topics),

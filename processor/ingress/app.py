@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
+import itertools
+import os
 from typing import Any
 
 import orjson
@@ -146,7 +147,7 @@ class IngressApp:
             405,
             "method_not_allowed",
             f"use {allow}",
-            uuid.uuid4().hex,
+            new_request_id(),
             extra_headers=[(b"allow", allow.encode())],
         )
 
@@ -194,7 +195,7 @@ class IngressApp:
         received_at_ms = time.time_ns() // 1_000_000
         headers = _pick_headers(scope["headers"])
         request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")[:64]
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or new_request_id()
         if self.draining or self.in_flight > self._max_in_flight or not self.publisher.connected:
             reason = "draining" if self.draining else "overloaded"
             if not self.publisher.connected and not self.draining:
@@ -316,6 +317,18 @@ class IngressApp:
         )
 
 
+_REQUEST_ID_PREFIX = os.urandom(5).hex()
+_REQUEST_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id unique across processes: a random per-process prefix and a counter.
+
+    Cheaper than uuid4 on the hot path, and ordered within a process.
+    """
+    return f"{_REQUEST_ID_PREFIX}{next(_REQUEST_COUNTER):012x}"
+
+
 _WANTED = frozenset(
     {
         b"content-type",
@@ -336,7 +349,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             return str(value.decode("latin-1")[:64])
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 def _project_id(raw: bytes) -> str | None:

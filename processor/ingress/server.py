@@ -56,6 +56,8 @@ def _config(settings: Settings, app: IngressApp) -> uvicorn.Config:
         http="auto",
         lifespan="on",
         access_log=False,
+        proxy_headers=False,  # client addresses are not used; skip the middleware
+        server_header=False,
         log_level="warning",
         backlog=4096,
         timeout_keep_alive=30,

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaUnavailableError
 from processor.kafka.config import common_options
+from processor.kafka.partitioner import JavaCompatiblePartitioner
 from processor.settings import Settings
 
 
@@ -52,6 +53,7 @@ class Publisher:
             max_request_size=max(settings.ingress_max_body_bytes * 2, 1048576),
             request_timeout_ms=settings.producer_request_timeout_ms,
             compression_type=settings.producer_compression,
+            partitioner=JavaCompatiblePartitioner(),
         )
 
     @property
