@@ -32,9 +32,7 @@ def partition_for(key: bytes, partitions: int) -> int:
 class JavaCompatiblePartitioner:
     """aiokafka partitioner with Java's choice for keyed records, cached per key."""
 
-    def __call__(
-        self, key: bytes | None, all_partitions: list[int], available: list[int]
-    ) -> int:
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
         if key is None:
             return (available or all_partitions)[0]
         return all_partitions[partition_for(key, len(all_partitions))]

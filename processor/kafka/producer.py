@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError as AIOKafkaError
+from aiokafka.errors import KafkaTimeoutError
 
 from processor.errors import KafkaUnavailableError
 from processor.kafka.config import common_options
@@ -75,9 +76,16 @@ class Publisher:
     async def stop(self) -> None:
         """Flush what is buffered and disconnect."""
         self._started = False
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            # Bounded: with the broker gone, a flush never ends. Records still
+            # buffered then were never acknowledged, so their senders got a 503.
+            async with asyncio.timeout(self._timeout_s * 2):
+                await producer.stop()
+        except TimeoutError:
+            pass
 
     async def publish(
         self,
@@ -90,11 +98,13 @@ class Publisher:
         producer = self._producer
         if producer is None:
             raise KafkaUnavailableError("the producer is not connected")
+        # The explicit bound matters: with the broker gone, aiokafka's own waits
+        # (metadata, buffer, batch expiry) can add up to far more than the timeout.
         try:
             async with asyncio.timeout(self._timeout_s):
                 future = await producer.send(topic, value=value, key=key, headers=list(headers))
                 meta = await future
-        except TimeoutError as exc:
+        except (TimeoutError, KafkaTimeoutError) as exc:
             raise KafkaUnavailableError(
                 f"Kafka did not acknowledge within {self._timeout_s:g} s"
             ) from exc

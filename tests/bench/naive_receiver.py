@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 
 def build(bootstrap: str, topic: str, key_path: str) -> Any:
-    public_key = serialization.load_pem_public_key(open(key_path, "rb").read())
+    public_key = serialization.load_pem_public_key(Path(key_path).read_bytes())
     assert isinstance(public_key, rsa.RSAPublicKey)
     state: dict[str, AIOKafkaProducer] = {}
 
