@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from processor.errors import NotAvailableError, ProcessorError
@@ -127,17 +124,9 @@ def _notifier(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from processor.kafka.admin import create_topics
+    from processor.local.command import command
 
-    if args.start_kafka:
-        kafka_sh = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "kafka.sh"
-        env = {**os.environ, "PYTHON": sys.executable}
-        subprocess.run(["bash", str(kafka_sh), "up"], check=True, env=env)  # noqa: S603, S607
-    asyncio.run(create_topics(settings))
-    print("Kafka is up and the topics exist.")
-    raise NotAvailableError(
-        "the ingress, worker and simulator of 'processor run' are not built yet"
-    )
+    return command(settings, start_kafka=args.start_kafka)
 
 
 def build_parser(commands: dict[str, tuple[str, Command]]) -> argparse.ArgumentParser:

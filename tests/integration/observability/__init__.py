@@ -1,0 +1,1 @@
+"""End-to-end observability: a real Prometheus scraping the pipeline under simulated traffic."""
