@@ -93,7 +93,7 @@ def kafka_bootstrap() -> Iterator[str]:
                 _no_broker("the apache/kafka container never became ready")
             yield bootstrap
         return
-    bootstrap = "127.0.0.1:9092"
+    bootstrap = f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"  # kafka.sh reads it too
     started_here = not _broker_ready(bootstrap)
     if started_here:
         result = kafka_sh("up")
