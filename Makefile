@@ -68,5 +68,8 @@ bench-ingress: $(STAMP) kafka-up ## Ingress webhooks/s and latency vs Kafka's li
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 	$(PY) -m tests.bench.ingress
 
+bench-worker: $(STAMP) kafka-up ## Worker events/s with exactly-once vs aiokafka and Kafka's limits; 1M-call restore
+	$(PY) -m tests.bench.worker
+
 clean: kafka-down ## Remove the virtualenv, the local Kafka and caches
 	rm -rf $(VENV) .kafka .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,385 @@
+"""``make bench-worker``: one worker process end to end with exactly-once on.
+
+Same run, same broker, same topic:
+  - preload N realistic events (thousands of concurrent calls, full lifecycles, ~10% of
+    calls with errors) into a fresh webhooks topic;
+  - raw aiokafka consume-only throughput of that topic (the client's limit);
+  - Kafka's ConsumerPerformance on it (the broker's limit);
+  - ``processor worker`` from the beginning: events/s until its committed offsets reach
+    the end, and its peak RSS;
+  - then paced live traffic through the same worker for the processing-latency p99
+    (ingress receive time -> output committed, from the worker's own histogram);
+  - the restore of 1,000,000 calls' state from a changelog, and memory per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from processor.calls import CallState
+from processor.contract import Direction
+from processor.kafka import partition_for
+from processor.kafka.admin import create_topics
+from processor.kafka.reader import read_to_end
+from processor.local.processes import settings_env
+from processor.outputs.records import changelog_record
+from processor.settings import Settings
+from processor.simulate.scenarios import Outcome, envelope_bytes, parse_mix, plan_call
+from processor.worker.partition import PartitionWorker
+
+REPO = Path(__file__).resolve().parents[2]
+KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
+MIX = (
+    "completed=40,no_response=13,busy=5,unreachable=4,expired=2,canceled=2,max_attempts=3,"
+    "outbound_error=5,completed_with_errors=3,inbound_completed=19,"
+    "inbound_concurrency_limit=2,inbound_error=2"
+)
+PROJECT = "6f1d2c3e-8a4b-4c5d-9e0f-1a2b3c4d5e6f"
+
+
+def interleaved_events(total: int, concurrent: int, rng: random.Random) -> list[tuple[str, bytes]]:
+    """(callId, body) pairs: ``concurrent`` calls in progress at once, each in its order."""
+    mix = parse_mix(MIX)
+    outcomes = list(mix)
+    weights = [mix[o] for o in outcomes]
+    sent_at = datetime.now(UTC)
+    active: list[tuple[str, list[Any]]] = []
+    out: list[tuple[str, bytes]] = []
+    serial = 0
+    while len(out) < total:
+        while len(active) < concurrent:
+            serial += 1
+            outcome = rng.choices(outcomes, weights)[0]
+            prefix = "i" if outcome.value.startswith("inbound") else "c"
+            call_id = f"{prefix}-bench-{serial:07d}"
+            active.append((call_id, plan_call(Outcome(outcome), call_id, rng)))
+        index = rng.randrange(len(active))
+        call_id, plan = active[index]
+        out.append((call_id, envelope_bytes(plan.pop(0), call_id, PROJECT, sent_at=sent_at)))
+        if not plan:
+            active[index] = active[-1]
+            active.pop()
+    return out
+
+
+async def preload(settings: Settings, events: list[tuple[str, bytes]], received_at: bool) -> None:
+    """Write events to the webhooks topic like the ingress does, batched for speed."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20,
+        max_batch_size=512 * 1024, enable_idempotence=True,
+    )  # fmt: skip
+    await producer.start()
+    try:
+        pending = []
+        for call_id, body in events:
+            now = str(time.time_ns() // 1_000_000).encode()
+            headers = [("recho-received-at-ms", now)] if received_at else []
+            pending.append(
+                await producer.send(
+                    settings.topic_webhooks, body, key=call_id.encode(), headers=headers
+                )
+            )
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def raw_consume(settings: Settings, count: int) -> float:
+    """Records/s of a plain aiokafka consumer reading ``count`` records (read_committed)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+        isolation_level="read_committed", auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        tps = [TopicPartition(settings.topic_webhooks, p) for p in range(settings.topic_partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        started = time.perf_counter()
+        while seen < count:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                seen += len(records)
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def consumer_perf(settings: Settings, count: int) -> float:
+    """Kafka's ConsumerPerformance messages/s on the topic."""
+    command = [
+        "bash", str(KAFKA_SH), "class", "org.apache.kafka.tools.ConsumerPerformance",
+        "--bootstrap-server", settings.kafka_bootstrap_servers,
+        "--topic", settings.topic_webhooks, "--messages", str(count),
+        "--timeout", "60000",
+    ]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    row = out.strip().splitlines()[-1].split(",")
+    return float(row[5])  # nMsg.sec
+
+
+async def committed_total(settings: Settings, admin: AIOKafkaAdminClient) -> int:
+    """Sum of the worker group's committed offsets on the webhooks topic."""
+    offsets = await admin.list_consumer_group_offsets(settings.worker_group_id)
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == settings.topic_webhooks)
+
+
+def histogram(url: str, name: str) -> dict[float, float]:
+    """Cumulative bucket counts of a histogram from a /metrics endpoint."""
+    text = httpx.get(url, timeout=5).text
+    buckets: dict[float, float] = {}
+    for match in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} ([\d.e+]+)$', text, re.M):
+        buckets[float(match.group(1))] = float(match.group(2))
+    return buckets
+
+
+def quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The bucket upper bound holding quantile ``q`` of the observations in between."""
+    bounds = sorted(after)
+    deltas = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = deltas[-1]
+    for bound, cumulative in zip(bounds, deltas, strict=True):
+        if cumulative >= q * total:
+            return bound
+    return float("inf")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def bench_worker(
+    settings: Settings, count: int, paced_rate: int, log: Path
+) -> dict[str, float]:
+    """Run the worker over the preloaded topic, then under paced live traffic."""
+    env = {**os.environ, **settings_env(settings), "PROCESSOR_LOG_LEVEL": "WARNING"}
+    handle = log.open("ab")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "processor", "worker"], env=env, stdout=handle, stderr=handle
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    metrics_url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
+    try:
+        first: tuple[float, int] | None = None
+        done = 0
+        while done < count:
+            await asyncio.sleep(0.25)
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited; see {log}")
+            done = await committed_total(settings, admin)
+            if first is None and done > 0:
+                first = (time.perf_counter(), done)
+        finished = time.perf_counter()
+        assert first is not None
+        rate = (done - first[1]) / max(finished - first[0], 1e-9)
+        rss_backlog = peak_rss_mb(proc.pid)
+        before = histogram(metrics_url, "recho_worker_processing_latency_seconds")
+        rng = random.Random(5)
+        live = interleaved_events(paced_rate * 15, 2000, rng)
+        for second in range(15):
+            t0 = time.perf_counter()
+            await preload(settings, live[second * paced_rate : (second + 1) * paced_rate], True)
+            await asyncio.sleep(max(0.0, 1 - (time.perf_counter() - t0)))
+        target = count + len(live)
+        while await committed_total(settings, admin) < target:
+            await asyncio.sleep(0.25)
+        after = histogram(metrics_url, "recho_worker_processing_latency_seconds")
+        return {
+            "events_per_s": rate,
+            "startup_to_done_s": finished - started,
+            "peak_rss_mb": peak_rss_mb(proc.pid),
+            "peak_rss_backlog_mb": rss_backlog,
+            "live_p50_s": quantile(before, after, 0.50),
+            "live_p99_s": quantile(before, after, 0.99),
+            "paced_rate": paced_rate,
+        }
+    finally:
+        await admin.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        handle.close()
+
+
+def fake_state(i: int, now_ms: int) -> CallState:
+    """A realistic mid-call state: four statuses of history, one error code."""
+    state = CallState(
+        call_id=f"c-restore-{i:08d}", project_id=PROJECT, direction=Direction.OUTBOUND,
+        first_seen_ms=now_ms - 60_000, last_seen_ms=now_ms,
+    )  # fmt: skip
+    from processor.calls import CallEvent, handle
+    from processor.contract import CallStatus, EventType
+
+    for step, (etype, status) in enumerate(
+        [
+            (EventType.OUTBOUND_CALL_PENDING, CallStatus.PENDING),
+            (EventType.OUTBOUND_CALL_REQUESTED, CallStatus.REQUESTED),
+            (EventType.OUTBOUND_CALL_CALLING, CallStatus.CALLING),
+        ]
+    ):
+        event = CallEvent(
+            call_id=state.call_id, event_type=etype, event_type_raw=etype.value,
+            call_status=status, call_status_raw=status.value, has_errors=step == 2,
+            error_codes=("NETWORK_ERROR",) if step == 2 else (),
+            error_phases=("CALLING",) if step == 2 else (),
+            received_at_ms=now_ms - 60_000 + step * 1000, body_hash=f"{i:056x}{step:08x}",
+            project_id=PROJECT,
+        )  # fmt: skip
+        state, _ = handle(state if step else None, event)
+    return state
+
+
+async def bench_restore(settings: Settings, calls: int) -> dict[str, float]:
+    """Write ``calls`` states to a fresh changelog, then time restoring them all."""
+    now_ms = time.time_ns() // 1_000_000
+    template = [changelog_record(fake_state(i, now_ms)) for i in range(1000)]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20,
+        max_batch_size=512 * 1024,
+    )  # fmt: skip
+    await producer.start()
+    partitions = settings.topic_partitions
+    try:
+        batches: dict[int, Any] = {}
+        futures = []
+        for i in range(calls):
+            key = f"c-restore-{i:08d}".encode()
+            value = template[i % 1000].replace(b"c-restore-%08d" % (i % 1000), key)
+            p = partition_for(key, partitions)
+            batch = batches.get(p) or producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                futures.append(
+                    await producer.send_batch(batch, settings.topic_changelog, partition=p)
+                )
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+            batches[p] = batch
+        for p, batch in batches.items():
+            futures.append(await producer.send_batch(batch, settings.topic_changelog, partition=p))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    gc.collect()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    workers = [PartitionWorker(settings, p, None, None) for p in range(partitions)]  # type: ignore[arg-type]
+    async for records in read_to_end(settings, settings.topic_changelog):
+        workers[records[0].partition].restore(records)
+    elapsed = time.perf_counter() - started
+    restored = sum(len(w.store) for w in workers)
+    gc.collect()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "calls": restored,
+        "restore_s": elapsed,
+        "bytes_per_call": (rss_after - rss_before) * 1024 * 1024 / max(restored, 1),
+        "estimate_bytes_per_call": sum(w.store.estimated_bytes() for w in workers)
+        / max(restored, 1),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    names = {
+        f"topic_{n}": f"benchw-{run}.{n}"
+        for n in ("webhooks", "call_events", "call_state", "call_alerts", "dlq", "changelog")
+    }
+    settings = Settings(
+        **names, worker_group_id=f"benchw-{run}", worker_transactional_id_prefix=f"benchw-{run}",
+        worker_metrics_port=19101,
+    )  # fmt: skip
+    await create_topics(settings)
+    rng = random.Random(1)
+    print(f"preloading {args.events:,} events ({args.concurrent:,} concurrent calls) ...")
+    events = interleaved_events(args.events, args.concurrent, rng)
+    calls = len({c for c, _ in events})
+    errored = sum(1 for _, b in events if b'"errors":[{' in b)
+    await preload(settings, events, True)
+    print(f"  {calls:,} calls, {errored:,} errored events ({100 * errored / len(events):.1f}%)")
+    results: dict[str, Any] = {"events": args.events, "calls": calls}
+    raw = [await raw_consume(settings, args.events) for _ in range(args.repeats)]
+    perf = [consumer_perf(settings, args.events) for _ in range(args.repeats)]
+    results["raw_aiokafka_per_s"] = sorted(raw)[len(raw) // 2]
+    results["consumer_perf_per_s"] = sorted(perf)[len(perf) // 2]
+    print(f"raw aiokafka {raw}, ConsumerPerformance {perf}")
+    log = REPO / ".bench" / "worker.log"
+    log.parent.mkdir(exist_ok=True)
+    results["worker"] = await bench_worker(settings, args.events, args.paced_rate, log)
+    print(f"worker: {results['worker']}")
+    restore_settings = settings.model_copy(
+        update={"topic_changelog": f"benchw-{run}.restore", "topic_webhooks": f"benchw-{run}.r"}
+    )
+    await create_topics(restore_settings)
+    results["restore"] = await bench_restore(restore_settings, args.restore_calls)
+    print(f"restore: {results['restore']}")
+    return results
+
+
+def report(results: dict[str, Any]) -> None:
+    """Print the README table."""
+    w, r = results["worker"], results["restore"]
+    raw, perf = results["raw_aiokafka_per_s"], results["consumer_perf_per_s"]
+    print()
+    print("| measure | value | floor |")
+    print("|---|---:|---:|")
+    print(
+        f"| worker, exactly-once, events/s ({results['events']:,} preloaded) | {w['events_per_s']:,.0f} | ≥ 10,000 |"
+    )
+    print(f"| raw aiokafka consume-only, records/s | {raw:,.0f} | |")
+    print(f"| Kafka ConsumerPerformance, records/s | {perf:,.0f} | |")
+    print(f"| worker / raw aiokafka | {w['events_per_s'] / raw:.0%} | ≥ 40% |")
+    print(
+        f"| processing latency p50 / p99 at {w['paced_rate']:,}/s live (bucket bound) | {w['live_p50_s'] * 1000:.0f} ms / {w['live_p99_s'] * 1000:.0f} ms | |"
+    )
+    print(f"| worker peak RSS | {w['peak_rss_mb']:.0f} MiB | |")
+    print(f"| restore of {r['calls']:,} calls | {r['restore_s']:.1f} s | ≤ 60 s |")
+    print(
+        f"| memory per restored call (RSS growth / calls) | {r['bytes_per_call']:.0f} B | ≤ 1 KB |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--concurrent", type=int, default=5_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--paced-rate", type=int, default=2_000)
+    parser.add_argument("--restore-calls", type=int, default=1_000_000)
+    parser.add_argument("--output", type=Path, default=REPO / ".bench" / "worker.json")
+    args = parser.parse_args()
+    results = asyncio.run(main_async(args))
+    report(results)
+    args.output.parent.mkdir(exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
