@@ -33,7 +33,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -187,15 +187,16 @@ async def _wait_ready(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.returncode is not None:
-            pytest.fail(
-                f"Prometheus exited ({process.returncode}):\n{log_path.read_text()[-3000:]}",
-                pytrace=False,
-            )
+            _fail_with_log(f"Prometheus exited ({process.returncode})", log_path)
         with contextlib.suppress(httpx.TransportError):
             if (await client.get(f"{url}/-/ready")).status_code == 200:
                 return
         await asyncio.sleep(0.1)
-    pytest.fail(f"Prometheus not ready in 30 s:\n{log_path.read_text()[-3000:]}", pytrace=False)
+    _fail_with_log("Prometheus not ready in 30 s", log_path)
+
+
+def _fail_with_log(message: str, log_path: Path) -> NoReturn:
+    pytest.fail(f"{message}:\n{log_path.read_text()[-3000:]}", pytrace=False)
 
 
 # --- the pipeline ------------------------------------------------------------------
