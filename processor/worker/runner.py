@@ -48,6 +48,7 @@ class Worker:
         )
         self._last_sweep = 0.0
         self._status_labels: set[str] = set()
+        self._caught_up_ms: dict[int, int] = {}
 
     # --- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -204,6 +205,20 @@ class Worker:
         await self._adopt(partition)
         await self._consumer.seek_to_committed(partition)
 
+    def _lag_seconds(
+        self, partition: int, lag: int, last_record_ms: int | None, now_ms: int
+    ) -> float:
+        """Age of the oldest unprocessed record, bounded without fetching it.
+
+        That record came after the last processed one and after the last time
+        the partition was caught up, so it is at most as old as the later of the two.
+        """
+        if lag == 0 or last_record_ms is None:
+            self._caught_up_ms[partition] = now_ms
+            return 0.0
+        since = max(last_record_ms, self._caught_up_ms.get(partition, last_record_ms))
+        return max(now_ms - since, 0) / 1000
+
     def _publish_gauges(self) -> None:
         now_ms = time.time_ns() // 1_000_000
         open_calls: dict[str, int] = {}
@@ -217,10 +232,9 @@ class Worker:
             if highwater is not None and worker.next_offset is not None:
                 lag = max(highwater - worker.next_offset, 0)
                 metrics.WORKER_CONSUMER_LAG.labels(str(partition)).set(lag)
-                age = (
-                    (now_ms - worker.last_record_ms) / 1000 if lag and worker.last_record_ms else 0
+                metrics.WORKER_CONSUMER_LAG_SECONDS.labels(str(partition)).set(
+                    self._lag_seconds(partition, lag, worker.last_record_ms, now_ms)
                 )
-                metrics.WORKER_CONSUMER_LAG_SECONDS.labels(str(partition)).set(max(age, 0))
         self._status_labels.update(open_calls)
         for status in self._status_labels:
             metrics.WORKER_ACTIVE_CALLS.labels(status).set(open_calls.get(status, 0))

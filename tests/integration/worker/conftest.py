@@ -10,8 +10,9 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
-from processor.kafka import Publisher
+from processor.kafka.partitioner import JavaCompatiblePartitioner
 from processor.settings import Settings
 from processor.worker.runner import Worker
 
@@ -19,20 +20,37 @@ RECEIVED_AT = "recho-received-at-ms"
 
 
 async def produce(
-    settings: Settings, bodies: Sequence[bytes], *, key_of: Callable[[bytes], bytes] | None = None
+    settings: Settings,
+    bodies: Sequence[bytes],
+    *,
+    key_of: Callable[[bytes], bytes] | None = None,
 ) -> None:
-    """Write raw webhook bodies the way the ingress does (key = callId, receive time header)."""
-    publisher = Publisher(settings, role="test")
-    await publisher.start()
+    """Write raw webhook bodies the way the ingress does (key = callId, receive time header).
+
+    Records are enqueued in order and acknowledged together, so per-key order holds
+    and large test inputs load quickly.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        partitioner=JavaCompatiblePartitioner(),
+    )
+    await producer.start()
     try:
+        pending = []
         for body in bodies:
             key = key_of(body) if key_of else orjson.loads(body)["body"]["data"]["callId"].encode()
-            now_ms = time.time_ns() // 1_000_000
-            await publisher.publish(
-                settings.topic_webhooks, key, body, [(RECEIVED_AT, str(now_ms).encode())]
+            now_ms = str(time.time_ns() // 1_000_000).encode()
+            pending.append(
+                await producer.send(
+                    settings.topic_webhooks, body, key=key, headers=[(RECEIVED_AT, now_ms)]
+                )
             )
+        await asyncio.gather(*pending)
     finally:
-        await publisher.stop()
+        await producer.stop()
 
 
 @contextlib.asynccontextmanager

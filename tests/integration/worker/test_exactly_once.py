@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from processor.calls import CallState, handle
 from processor.errors import FencedError
@@ -70,6 +71,12 @@ def latest_by_key(records: list[Any]) -> dict[str, dict[str, Any]]:
     return latest
 
 
+async def committed(admin: AIOKafkaAdminClient, settings: Settings) -> int:
+    """Input records the worker group has committed so far."""
+    offsets = await admin.list_consumer_group_offsets(settings.worker_group_id)
+    return sum(m.offset for tp, m in offsets.items() if tp.topic == settings.topic_webhooks)
+
+
 def worker_env(settings: Settings) -> dict[str, str]:
     """Environment for a ``processor worker`` subprocess with these settings."""
     env = dict(os.environ)
@@ -89,33 +96,36 @@ class TestCrash:
         read_committed readers see every input exactly once in the events, one alert per
         errored event, and each call's latest state equals a clean replay."""
         s = worker_settings.model_copy(update={"worker_batch_max_records": 500})
-        bodies = traffic("crash", 800, random.Random(7))
+        bodies = traffic("crash", 4000, random.Random(7))
         await produce(s, bodies)
         inputs = await read_topic(s.topic_webhooks, len(bodies))
         log = (tmp_path / "worker.log").open("wb")
         command = [sys.executable, "-m", "processor", "worker"]
-        first = subprocess.Popen(command, env=worker_env(s), stdout=log, stderr=log)
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers)
+        await admin.start()
         try:
-            for _ in range(600):
-                done = len(await read_topic(s.topic_call_events, 1, timeout_s=0.2))
-                if done:
-                    break
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.3)
-            first.send_signal(signal.SIGKILL)
-            first.wait(10)
+            first = subprocess.Popen(command, env=worker_env(s), stdout=log, stderr=log)
+            try:
+                # Kill as soon as the first transactions committed: many more are open.
+                while await committed(admin, s) == 0:
+                    assert first.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+                    await asyncio.sleep(0.02)
+                first.send_signal(signal.SIGKILL)
+                first.wait(10)
+            finally:
+                if first.poll() is None:
+                    first.kill()
+            done = await committed(admin, s)
+            assert 0 < done < len(bodies), "the kill must land mid-run"
+            second = subprocess.Popen(command, env=worker_env(s), stdout=log, stderr=log)
+            try:
+                events = decode(await read_topic(s.topic_call_events, len(bodies), timeout_s=120))
+            finally:
+                second.send_signal(signal.SIGTERM)
+                second.wait(30)
         finally:
-            if first.poll() is None:
-                first.kill()
-        partial = await read_topic(s.topic_call_events, len(bodies), timeout_s=2)
-        assert 0 < len(partial) < len(bodies), "the kill must land mid-run"
-        second = subprocess.Popen(command, env=worker_env(s), stdout=log, stderr=log)
-        try:
-            events = decode(await read_topic(s.topic_call_events, len(bodies), timeout_s=90))
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(30)
             log.close()
+            await admin.close()
         assert_exactly_once(inputs, events)
         expected = expected_states(inputs)
         states = latest_by_key(await read_topic(s.topic_call_state, len(bodies), timeout_s=5))
