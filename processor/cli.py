@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from processor.errors import NotAvailableError, ProcessorError
+from processor.errors import ProcessorError
 from processor.logs import configure_logging
 from processor.settings import Settings
 
@@ -40,13 +40,6 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         if key.startswith("setting__")
     }
     return Settings(**overrides)
-
-
-def _not_yet(name: str) -> Command:
-    def run(settings: Settings, args: argparse.Namespace) -> int:
-        raise NotAvailableError(f"'processor {name}' is not available yet")
-
-    return run
 
 
 def _topics(settings: Settings, args: argparse.Namespace) -> int:
@@ -191,9 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
     try:
         return table[args.command][1](settings, args)
-    except NotAvailableError as exc:
-        print(f"processor: {exc}", file=sys.stderr)
-        return 3
     except ProcessorError as exc:
         print(f"processor: {exc}", file=sys.stderr)
         return 1

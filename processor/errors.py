@@ -8,7 +8,7 @@
     ├── KafkaError                      anything the Kafka boundary translates (retriable)
     │   ├── KafkaUnavailableError       broker down, slow or buffer full (ingress: 503)
     │   └── FencedError                 another instance owns this transactional id
-    └── NotAvailableError               a CLI command that is not built yet
+    └── DeliveryError                   an alert sink did not take a notification
 
 Foreign exceptions are translated where they enter (``raise ... from exc``).
 """
@@ -64,5 +64,10 @@ class FencedError(KafkaError):
     retriable = False
 
 
-class NotAvailableError(ProcessorError):
-    """A command that later work fills in."""
+class DeliveryError(ProcessorError):
+    """A sink did not take a notification; ``retriable`` says whether to try again."""
+
+    def __init__(self, message: str, *, retriable: bool, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retriable = retriable
+        self.retry_after_s = retry_after_s

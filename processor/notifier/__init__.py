@@ -7,12 +7,12 @@
 - :mod:`~processor.notifier.command`: the ``processor notifier`` process.
 """
 
+from processor.errors import DeliveryError
 from processor.notifier.command import command, run_notifier
 from processor.notifier.grouping import Alert, AlertGroup, Grouper, RecentIds, parse_alert
 from processor.notifier.runner import Notifier
 from processor.notifier.sinks import (
     AlertmanagerSink,
-    DeliveryError,
     ReliableSink,
     RetryPolicy,
     Sink,

@@ -27,7 +27,7 @@ import httpx
 import structlog
 
 from processor import metrics
-from processor.errors import ProcessorError
+from processor.errors import DeliveryError
 from processor.notifier.grouping import Alert, RecentIds, idempotency_key
 from processor.settings import Settings
 
@@ -39,15 +39,6 @@ USER_AGENT: Final = "recho-processor-notifier"
 SLACK_MAX_LINES: Final = 10
 """Alerts listed in one Slack message; the rest are counted."""
 _RETRIABLE_STATUS: Final = frozenset({408, 425, 429})
-
-
-class DeliveryError(ProcessorError):
-    """A sink did not take a notification; ``retriable`` says whether to try again."""
-
-    def __init__(self, message: str, *, retriable: bool, retry_after_s: float | None = None):
-        super().__init__(message)
-        self.retriable = retriable
-        self.retry_after_s = retry_after_s
 
 
 class Sink(Protocol):
