@@ -47,7 +47,8 @@ class _DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def _config(settings: Settings, app: IngressApp) -> uvicorn.Config:
+def uvicorn_config(settings: Settings, app: IngressApp) -> uvicorn.Config:
+    """How the ingress runs on uvicorn (also used by the tests that serve it in-process)."""
     return uvicorn.Config(
         app,
         host=settings.ingress_host,
@@ -68,7 +69,7 @@ def _config(settings: Settings, app: IngressApp) -> uvicorn.Config:
 def _serve_one(settings: Settings, sock: socket.socket | None) -> None:
     configure_logging(settings.log_level, settings.log_json)
     app = create_app(settings)
-    server = _DrainingServer(_config(settings, app), app)
+    server = _DrainingServer(uvicorn_config(settings, app), app)
     # uvicorn re-raises the exit signal after its graceful shutdown, into the
     # handler that was installed before it; a no-op there makes a drained
     # SIGTERM exit 0 (SIGINT still ends as KeyboardInterrupt).

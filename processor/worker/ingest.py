@@ -31,9 +31,14 @@ def ingest(record: Record) -> Ingested:
     if value is None:
         raise ContractError("record has no value (a tombstone on the input topic)")
     envelope = parse_envelope(value)
-    body = envelope.body
-    errors = body.errors or ()
-    event = CallEvent(
+    event = call_event(envelope, value, received_at_ms(record))
+    return Ingested(envelope, event)
+
+
+def call_event(envelope: Envelope, raw: bytes, received_at_ms: int) -> CallEvent:
+    """The state machine's view of a parsed webhook; ``raw`` is the body as received."""
+    errors = envelope.body.errors or ()
+    return CallEvent(
         call_id=envelope.call_id,
         event_type=envelope.event_type,
         event_type_raw=envelope.event_type_raw or "",
@@ -42,11 +47,10 @@ def ingest(record: Record) -> Ingested:
         has_errors=bool(errors),
         error_codes=tuple(e.code or "UNSPECIFIED" for e in errors),
         error_phases=tuple(e.phase or "UNSPECIFIED" for e in errors),
-        received_at_ms=received_at_ms(record),
-        body_hash=hashlib.sha256(value).hexdigest(),
+        received_at_ms=received_at_ms,
+        body_hash=hashlib.sha256(raw).hexdigest(),
         project_id=envelope.project_id,
     )
-    return Ingested(envelope, event)
 
 
 def received_at_ms(record: Record) -> int:

@@ -106,23 +106,22 @@ def kafka_bootstrap() -> Iterator[str]:
             kafka_sh("down")
 
 
+def unique_topics(prefix: str) -> dict[str, str]:
+    """Every topic setting, named with ``prefix`` so tests never share a topic."""
+    return {
+        name: f"{prefix}.{field.default}"
+        for name, field in Settings.model_fields.items()
+        if name.startswith("topic_") and isinstance(field.default, str)
+    }
+
+
 @pytest.fixture
 def settings_factory(kafka_bootstrap: str) -> Callable[..., Settings]:
     """Settings on the test broker with topic names unique to this test."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
 
     def make(**overrides: Any) -> Settings:
-        topics = {
-            name: f"{prefix}.{default}"
-            for name, default in {
-                "topic_webhooks": "recho.webhooks.v1",
-                "topic_call_events": "recho.call-events.v1",
-                "topic_call_state": "recho.call-state.v1",
-                "topic_call_alerts": "recho.call-alerts.v1",
-                "topic_dlq": "recho.webhooks.dlq.v1",
-                "topic_changelog": "recho.worker.changelog.v1",
-            }.items()
-        }
+        topics = unique_topics(prefix)
         values: dict[str, Any] = {
             "kafka_bootstrap_servers": kafka_bootstrap,
             "topic_partitions": 3,

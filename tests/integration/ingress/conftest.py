@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 
-from processor.ingress.server import _DrainingServer, create_app
+from processor.ingress.server import _DrainingServer, create_app, uvicorn_config
 from processor.settings import Settings
 
 
@@ -45,10 +45,7 @@ async def start_ingress() -> AsyncIterator[StartIngress]:
         port = free_port()
         settings = settings.model_copy(update={"ingress_port": port})
         app = create_app(settings)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
-            access_log=False,
-        )  # fmt: skip
+        config = uvicorn_config(settings, app)
         server = _EmbeddedDrainingServer(config, app)
         task = asyncio.create_task(server.serve())
         servers.append((server, task))

@@ -48,6 +48,7 @@ from processor.ops_http import EmbeddedServer
 from processor.settings import AuthMode, Settings
 from processor.simulate import SimulationReport, simulate
 from tests.factories import make_envelope_bytes
+from tests.integration.conftest import unique_topics
 from tests.integration.ingress.conftest import free_port
 from tests.integration.notifier.conftest import running_notifier
 from tests.integration.worker.conftest import RECEIVED_AT, running_worker
@@ -369,17 +370,7 @@ async def _apoll(check: Callable[[], Any], timeout_s: float, why: str) -> None:
 
 def _settings(bootstrap: str, sink_url: str) -> Settings:
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    topics = {
-        name: f"{prefix}.{default}"
-        for name, default in {
-            "topic_webhooks": "recho.webhooks.v1",
-            "topic_call_events": "recho.call-events.v1",
-            "topic_call_state": "recho.call-state.v1",
-            "topic_call_alerts": "recho.call-alerts.v1",
-            "topic_dlq": "recho.webhooks.dlq.v1",
-            "topic_changelog": "recho.worker.changelog.v1",
-        }.items()
-    }
+    topics = unique_topics(prefix)
     return Settings.model_validate(
         {
             "kafka_bootstrap_servers": bootstrap,

@@ -43,6 +43,7 @@ from processor.outputs import (
 )
 from processor.outputs.records import SUMMARY_MAX_CHARS
 from processor.outputs.schemas import load_schema
+from processor.worker.ingest import call_event
 from tests.factories import (
     PROJECT_ID,
     SPEC_EXAMPLE_BYTES,
@@ -82,20 +83,7 @@ def check(raw: bytes, schema_file: str) -> dict[str, Any]:
 
 def to_event(envelope: Envelope, raw: bytes, received_at_ms: int) -> CallEvent:
     """The CallEvent the worker builds from a decoded webhook."""
-    errors = envelope.body.errors or ()
-    return CallEvent(
-        call_id=envelope.call_id,
-        event_type=envelope.event_type,
-        event_type_raw=envelope.event_type_raw or "",
-        call_status=envelope.call_status,
-        call_status_raw=envelope.call_status_raw or "",
-        has_errors=envelope.has_errors,
-        error_codes=tuple(e.code for e in errors if e.code),
-        error_phases=tuple(e.phase for e in errors if e.phase),
-        received_at_ms=received_at_ms,
-        body_hash=hashlib.sha256(raw).hexdigest(),
-        project_id=envelope.project_id,
-    )
+    return call_event(envelope, raw, received_at_ms)
 
 
 @dataclass

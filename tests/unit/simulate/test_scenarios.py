@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections import Counter
@@ -34,6 +33,7 @@ from processor.simulate.scenarios import (
     parse_mix,
     plan_call,
 )
+from processor.worker.ingest import call_event as worker_call_event
 from tests.factories import PROJECT_ID, SPEC_EXAMPLES
 
 SEEDS = range(40)
@@ -66,21 +66,7 @@ def plans(outcome: Outcome) -> list[list[PlannedEvent]]:
 
 def call_event(raw: bytes, received_at_ms: int) -> CallEvent:
     """What the worker builds from a webhook body."""
-    envelope = parse_envelope(raw)
-    errors = envelope.body.errors or ()
-    return CallEvent(
-        call_id=envelope.call_id,
-        event_type=envelope.event_type,
-        event_type_raw=envelope.event_type_raw or "",
-        call_status=envelope.call_status,
-        call_status_raw=envelope.call_status_raw or "",
-        has_errors=envelope.has_errors,
-        error_codes=tuple(e.code or "" for e in errors),
-        error_phases=tuple(e.phase or "" for e in errors),
-        received_at_ms=received_at_ms,
-        body_hash=hashlib.sha256(raw).hexdigest(),
-        project_id=envelope.project_id,
-    )
+    return worker_call_event(parse_envelope(raw), raw, received_at_ms)
 
 
 def keys_tree(value: Any) -> Any:
