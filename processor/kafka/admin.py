@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
@@ -140,6 +141,10 @@ async def probe(bootstrap_servers: str, timeout_s: float) -> int:
         client_id="recho-processor-probe",
         request_timeout_ms=int(timeout_s * 1000),
     )
+    # A refused connection is an answer here, not an error worth aiokafka's ERROR line.
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
@@ -147,6 +152,7 @@ async def probe(bootstrap_servers: str, timeout_s: float) -> int:
         raise KafkaUnavailableError(f"no Kafka broker ready at {bootstrap_servers}") from exc
     finally:
         await admin.close()
+        quiet.setLevel(level)
     brokers = cluster.get("brokers", [])
     if not brokers:
         raise KafkaUnavailableError(f"Kafka at {bootstrap_servers} lists no brokers yet")
