@@ -21,6 +21,7 @@ from processor.errors import ConfigError, FencedError, KafkaError
 from processor.kafka.admin import partition_count
 from processor.kafka.consumer import InputConsumer
 from processor.kafka.reader import read_to_end
+from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
 from processor.worker.labels import LabelCache
@@ -136,7 +137,7 @@ class Worker:
         s = self.settings
         deadline = time.monotonic() + s.worker_batch_max_ms / 1000
         fetched = 0
-        batches: list[dict[int, list]] = []  # type: ignore[type-arg]
+        batches: list[dict[int, list[Record]]] = []
         while fetched < s.worker_batch_max_records:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0 and fetched:
