@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create the virtualenv and install everything
 
 run: $(STAMP) ## Run the pipeline locally with simulated traffic (starts Kafka)
+	@bash deploy/tools/install-tools.sh >/dev/null 2>&1 || echo "Alertmanager not installed (needs apt-get); alerts still show in the console"
 	$(PY) -m processor run --start-kafka
 
 tools: ## Install promtool and Alertmanager (Debian packages) if missing
