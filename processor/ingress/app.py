@@ -264,7 +264,7 @@ class IngressApp:
                 send, 400, "invalid_body", exc.message, request_id, field=exc.field or None
             )
             return 400
-        if self._allowed_projects and _project_id(raw) not in self._allowed_projects:
+        if self._allowed_projects and keyed.project_id not in self._allowed_projects:
             await send_problem(
                 send,
                 403,
@@ -364,12 +364,6 @@ def _request_id(scope: Scope) -> str:
         if name == b"x-request-id":
             return str(value.decode("latin-1")[:64])
     return new_request_id()
-
-
-def _project_id(raw: bytes) -> str | None:
-    document = orjson.loads(raw)
-    project = document.get("projectId") if isinstance(document, dict) else None
-    return project if isinstance(project, str) else None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -27,10 +27,11 @@ HEADER_FLAGS = "recho-flags"
 
 @dataclass(frozen=True, slots=True)
 class Keyed:
-    """What the ingress needs from a body: its Kafka key and its flags."""
+    """What the ingress needs from a body: its Kafka key, flags and projectId."""
 
     call_id: str
     flags: tuple[str, ...]
+    project_id: str | None
 
 
 def key_webhook(raw: bytes) -> Keyed:
@@ -45,18 +46,18 @@ def key_webhook(raw: bytes) -> Keyed:
     except MissingCallIdError:
         raise
     except ContractError as exc:
-        call_id = _call_id_of_off_schema(raw, exc)
-        return Keyed(call_id, (FLAG_OFF_SCHEMA,))
-    return Keyed(envelope.call_id, envelope.flags)
+        return _key_off_schema(raw, exc)
+    return Keyed(envelope.call_id, envelope.flags, envelope.project_id)
 
 
-def _call_id_of_off_schema(raw: bytes, error: ContractError) -> str:
+def _key_off_schema(raw: bytes, error: ContractError) -> Keyed:
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ContractError(f"body is not valid JSON: {exc}") from exc
-    call_id = None
+    call_id = project_id = None
     if isinstance(document, dict):
+        project_id = document.get("projectId")
         body = document.get("body")
         data = body.get("data") if isinstance(body, dict) else None
         call_id = data.get("callId") if isinstance(data, dict) else None
@@ -65,7 +66,8 @@ def _call_id_of_off_schema(raw: bytes, error: ContractError) -> str:
             "body.data.callId is missing or not a non-empty string: nothing to key it by",
             field="body.data.callId",
         ) from error
-    return call_id
+    project = project_id if isinstance(project_id, str) else None
+    return Keyed(call_id, (FLAG_OFF_SCHEMA,), project)
 
 
 def record_headers(

@@ -124,3 +124,30 @@ class TestAcceptedOddities:
         assert response.json()["flags"] == ["off_schema"]
         [record] = await read_topic(settings.topic_webhooks, 1)
         assert orjson.loads(record.value)["body"]["errors"] == "boom"
+
+
+class TestProjectAllowList:
+    async def test_only_allowed_projects_are_accepted(
+        self,
+        settings_factory: object,
+        start_ingress: StartIngress,
+        http: httpx.AsyncClient,
+        read_topic: ReadTopic,
+    ) -> None:
+        """With an allow-list, an allowed projectId is accepted and another gets 403
+        naming the field; nothing refused reaches Kafka."""
+        from processor.kafka.admin import create_topics
+
+        settings = settings_factory(auth_allowed_project_ids="proj-ok")  # type: ignore[operator]
+        await create_topics(settings)
+        url = await start_ingress(settings)
+        ok = make_envelope_bytes(call_id="al-1", project_id="proj-ok")
+        other = make_envelope_bytes(call_id="al-2", project_id="proj-other")
+        accepted = await http.post(url + PATH, content=ok, headers=json_headers())
+        assert accepted.status_code == 202, accepted.text
+        refused = await http.post(url + PATH, content=other, headers=json_headers())
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "project_not_allowed"
+        assert refused.json()["field"] == "projectId"
+        records = await read_topic(settings.topic_webhooks, 2, timeout_s=3)
+        assert [r.key for r in records] == [b"al-1"]
