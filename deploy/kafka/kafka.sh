@@ -5,11 +5,15 @@
 #   kafka.sh down    SIGTERM, wait, then SIGKILL; no stray java left
 #   kafka.sh logs    tail the broker log
 #   kafka.sh status  exit 0 when the broker answers a metadata request
+#   kafka.sh format  render the config and format storage, without starting
+#   kafka.sh jars    resolve the jars if missing and print their folder
+#   kafka.sh cluster-id [N]   print N (1) new random cluster ids
 #   kafka.sh class CLASS ARGS...   run a Kafka tool class (ProducerPerformance, ...)
 #
 # Environment: KAFKA_HOME (default <repo>/.kafka), KAFKA_PORT (9092),
 # KAFKA_CONTROLLER_PORT (19093), PYTHON (interpreter with the processor package,
-# used for the readiness probe), KAFKA_READY_TIMEOUT_S (90), KAFKA_HEAP (1g).
+# used for the readiness probe), KAFKA_READY_TIMEOUT_S (90), KAFKA_HEAP (1g),
+# KAFKA_CLUSTER_ID (default: a random one, made once at format time).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,12 +54,24 @@ render_props() {
     "$here/server.properties.in" >"$props"
 }
 
+# A random base64url UUID that never starts with "-": the storage tool would take
+# such an id for an option (1 in 64 ids did). It is also passed as --cluster-id=ID.
+new_cluster_id() {
+  python3 - "${1:-1}" <<'PY'
+import base64, sys, uuid
+for _ in range(int(sys.argv[1])):
+    while (i := base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())[0] == "-":
+        pass
+    print(i)
+PY
+}
+
 format_storage() {
   if [[ -f "$data/meta.properties" ]]; then return 0; fi
-  local id
-  id="$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+  local id="${KAFKA_CLUSTER_ID:-$(new_cluster_id)}"
   log "formatting storage (cluster id $id)"
-  java -Xmx256m -cp "$lib/*" kafka.tools.StorageTool format -t "$id" -c "$props" --ignore-formatted >/dev/null
+  java -Xmx256m -cp "$lib/*" kafka.tools.StorageTool format "--cluster-id=$id" -c "$props" \
+    --ignore-formatted >/dev/null
 }
 
 probe() {
@@ -123,6 +139,9 @@ case "${1:-}" in
   down) cmd_down ;;
   logs) tail -n "${LINES:-100}" -f "$logfile" ;;
   status) probe 5 ;;
+  format) resolve_jars; render_props; format_storage ;;
+  jars) resolve_jars; echo "$lib" ;;
+  cluster-id) new_cluster_id "${2:-1}" ;;
   class) shift; cmd_class "$@" ;;
-  *) echo "usage: $0 up|down|logs|status|class CLASS ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|logs|status|format|jars|cluster-id|class CLASS ARGS..." >&2; exit 2 ;;
 esac
