@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from processor.errors import ProcessorError
+from pydantic import ValidationError
+
+from processor.errors import ConfigError, ProcessorError
 from processor.logs import configure_logging
 from processor.settings import Settings
 
@@ -43,23 +45,9 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _topics(settings: Settings, args: argparse.Namespace) -> int:
-    from processor.kafka.admin import create_topics, describe_topics
+    from processor.topics import command
 
-    if args.action == "create":
-        created = asyncio.run(create_topics(settings))
-        print(f"created: {', '.join(created)}" if created else "all topics exist")
-        return 0
-    infos = asyncio.run(describe_topics(settings))
-    if not infos:
-        print("no project topics exist; run 'processor topics create'")
-        return 1
-    width = max(len(i.name) for i in infos)
-    for info in infos:
-        print(
-            f"{info.name:<{width}}  partitions={info.partitions}  "
-            f"replication={info.replication_factor}  cleanup.policy={info.cleanup_policy}"
-        )
-    return 0
+    return command(settings, args.action)
 
 
 def _ingress(settings: Settings, args: argparse.Namespace) -> int:
@@ -172,17 +160,46 @@ def commands() -> dict[str, tuple[str, Command]]:
     }
 
 
+# Commands whose clients talk to Kafka: their connection settings are checked first.
+KAFKA_COMMANDS = frozenset({"ingress", "worker", "notifier", "run", "topics", "replay"})
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Each problem as SETTING: message, without the values (they may be secrets)."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = error["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in error["loc"])
+        parts.append(f"PROCESSOR_{field.upper()}: {message}" if field else message)
+    return "; ".join(parts)
+
+
+def _check_kafka_connection(settings: Settings) -> None:
+    """Fail fast, with one line, on security settings the brokers will not accept."""
+    from processor.kafka.preflight import check_connection
+
+    try:
+        asyncio.run(check_connection(settings))
+    except ConfigError as exc:
+        raise ConfigError(f"Kafka connection misconfigured: {exc}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``processor`` console script."""
     table = commands()
     args = build_parser(table).parse_args(argv)
     try:
         settings = _settings_from(args)
+    except ValidationError as exc:
+        print(f"processor: invalid settings: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"processor: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_json)
     try:
+        if args.command in KAFKA_COMMANDS:
+            _check_kafka_connection(settings)
         return table[args.command][1](settings, args)
     except ProcessorError as exc:
         print(f"processor: {exc}", file=sys.stderr)

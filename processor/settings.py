@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -21,6 +21,23 @@ class AuthMode(StrEnum):
     NONE = "NONE"
     BEARER = "BEARER"
     SIGNATURE_RSA_SHA256 = "SIGNATURE_RSA_SHA256"
+
+
+class SecurityProtocol(StrEnum):
+    """How every Kafka client talks to the brokers."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class SaslMechanism(StrEnum):
+    """SASL mechanisms the Kafka clients can authenticate with."""
+
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
 
 
 def _split_csv(value: object) -> object:
@@ -55,6 +72,49 @@ class Settings(BaseSettings):
     topic_changelog: str = Field(
         "recho.worker.changelog.v1",
         description="Worker state changelog (compacted, co-partitioned with webhooks).",
+    )
+
+    # --- Secured and replicated clusters (every Kafka client), ingress HTTPS -----
+    kafka_security_protocol: SecurityProtocol = Field(
+        SecurityProtocol.PLAINTEXT,
+        description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, for every Kafka client.",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        SaslMechanism.SCRAM_SHA_512,
+        description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL_* protocol).",
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL username.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    kafka_sasl_password_file: Path | None = Field(
+        None, description="File holding the SASL password (alternative to the password)."
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle that signed the brokers' certificates; default: system CAs.",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate for mutual TLS."
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="Password of an encrypted client key."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="Verify that a broker's certificate names the host connected to."
+    )
+    topic_min_insync_replicas: int | None = Field(
+        None, ge=1, description="min.insync.replicas of created topics; default: min(2, RF)."
+    )
+    ingress_ssl_cert_file: Path | None = Field(
+        None, description="PEM certificate (chain) for the ingress to serve HTTPS."
+    )
+    ingress_ssl_key_file: Path | None = Field(
+        None, description="PEM private key of the ingress certificate."
+    )
+    ingress_ssl_key_password: SecretStr | None = Field(
+        None, description="Password of an encrypted ingress key."
     )
 
     # --- Producer (ingress) ----------------------------------------------------
@@ -185,6 +245,47 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _kafka_security_consistent(self) -> Settings:
+        # Checked here so a half-configured client fails at start with one line,
+        # never on a broker's closed connection. Messages name settings, not values.
+        protocol = self.kafka_security_protocol
+        sasl = protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+        tls = protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+        if sasl and not self.kafka_sasl_username:
+            raise ValueError(f"{protocol} needs PROCESSOR_KAFKA_SASL_USERNAME")
+        if sasl and (self.kafka_sasl_password is None) == (self.kafka_sasl_password_file is None):
+            raise ValueError(
+                f"{protocol} needs exactly one of PROCESSOR_KAFKA_SASL_PASSWORD "
+                "and PROCESSOR_KAFKA_SASL_PASSWORD_FILE"
+            )
+        if not sasl and self.kafka_sasl_username:
+            raise ValueError(
+                f"PROCESSOR_KAFKA_SASL_USERNAME is set but {protocol} does not use SASL"
+            )
+        tls_files = (self.kafka_ssl_ca_file, self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
+        if not tls and any(f is not None for f in tls_files):
+            raise ValueError(f"TLS files are set but {protocol} does not use TLS")
+        if self.kafka_ssl_key_file is not None and self.kafka_ssl_cert_file is None:
+            raise ValueError("PROCESSOR_KAFKA_SSL_KEY_FILE needs PROCESSOR_KAFKA_SSL_CERT_FILE")
+        if (self.topic_min_insync_replicas or 0) > self.topic_replication_factor:
+            raise ValueError(
+                "PROCESSOR_TOPIC_MIN_INSYNC_REPLICAS is above the replication factor: "
+                "no acks=all write could ever succeed"
+            )
+        if (self.ingress_ssl_cert_file is None) != (self.ingress_ssl_key_file is None):
+            raise ValueError(
+                "HTTPS needs both PROCESSOR_INGRESS_SSL_CERT_FILE "
+                "and PROCESSOR_INGRESS_SSL_KEY_FILE"
+            )
+        return self
+
+    def min_insync_replicas(self) -> int:
+        """min.insync.replicas for created topics: the setting, else min(2, RF)."""
+        if self.topic_min_insync_replicas is not None:
+            return self.topic_min_insync_replicas
+        return min(2, self.topic_replication_factor)
 
     def all_topics(self) -> list[str]:
         """Every topic the project owns, inputs first."""

@@ -16,6 +16,7 @@ import signal
 import socket
 import tempfile
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from prometheus_client import multiprocess
@@ -63,7 +64,20 @@ def uvicorn_config(settings: Settings, app: IngressApp) -> uvicorn.Config:
         backlog=4096,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=int(settings.ingress_drain_timeout_s) + 1,
+        **_https_options(settings),
     )
+
+
+def _https_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS options when the ingress serves HTTPS itself (both files set)."""
+    if settings.ingress_ssl_cert_file is None or settings.ingress_ssl_key_file is None:
+        return {}
+    password = settings.ingress_ssl_key_password
+    return {
+        "ssl_certfile": str(settings.ingress_ssl_cert_file),
+        "ssl_keyfile": str(settings.ingress_ssl_key_file),
+        "ssl_keyfile_password": password.get_secret_value() if password else None,
+    }
 
 
 def _serve_one(settings: Settings, sock: socket.socket | None) -> None:

@@ -18,6 +18,21 @@ from processor.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
+class PartitionInfo:
+    """Where one partition lives: its leader (-1: none), replicas and in-sync replicas."""
+
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+    @property
+    def under_replicated(self) -> bool:
+        """Fewer replicas in sync than assigned: one more loss may stop acks=all writes."""
+        return len(self.isr) < len(self.replicas)
+
+
+@dataclass(frozen=True, slots=True)
 class TopicInfo:
     """What ``processor topics describe`` prints for one topic."""
 
@@ -25,13 +40,21 @@ class TopicInfo:
     partitions: int
     replication_factor: int
     cleanup_policy: str
+    min_insync_replicas: str = "?"
+    placement: tuple[PartitionInfo, ...] = ()
+
+    @property
+    def under_replicated(self) -> list[PartitionInfo]:
+        """The partitions with fewer in-sync replicas than replicas."""
+        return [p for p in self.placement if p.under_replicated]
 
 
 def topic_configs(settings: Settings, name: str) -> dict[str, str]:
-    """Per-topic configs: compaction for latest-value topics."""
+    """Per-topic configs: compaction for latest-value topics, min.insync.replicas."""
+    replicas = {"min.insync.replicas": str(settings.min_insync_replicas())}
     if name in settings.compacted_topics():
-        return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
-    return {"cleanup.policy": "delete"}
+        return {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", **replicas}
+    return {"cleanup.policy": "delete", **replicas}
 
 
 async def _admin(settings: Settings) -> AIOKafkaAdminClient:
@@ -101,7 +124,7 @@ async def partition_count(settings: Settings, topic: str) -> int:
 
 
 async def describe_topics(settings: Settings) -> list[TopicInfo]:
-    """Partitions, replication and cleanup policy of every project topic that exists."""
+    """Partitions, replication, placement and configs of every project topic that exists."""
     admin = await _admin(settings)
     try:
         existing = set(await admin.list_topics())
@@ -109,38 +132,55 @@ async def describe_topics(settings: Settings) -> list[TopicInfo]:
         if not names:
             return []
         described = await admin.describe_topics(names)
-        policies = await _cleanup_policies(admin, names)
+        configs = await _configs(admin, names)
         infos: list[TopicInfo] = []
         for topic in described:
-            partitions = topic["partitions"]
-            rf = len(partitions[0]["replicas"]) if partitions else 0
-            infos.append(TopicInfo(topic["topic"], len(partitions), rf, policies[topic["topic"]]))
+            placement = tuple(
+                PartitionInfo(p["partition"], p["leader"], tuple(p["replicas"]), tuple(p["isr"]))
+                for p in sorted(topic["partitions"], key=lambda p: p["partition"])
+            )
+            rf = len(placement[0].replicas) if placement else 0
+            own = configs.get(topic["topic"], {})
+            infos.append(
+                TopicInfo(
+                    topic["topic"],
+                    len(placement),
+                    rf,
+                    own.get("cleanup.policy", "?"),
+                    own.get("min.insync.replicas", "?"),
+                    placement,
+                )
+            )
         return sorted(infos, key=lambda i: names.index(i.name))
+    except AIOKafkaError as exc:
+        raise KafkaError(f"cannot describe topics: {exc}") from exc
     finally:
         await admin.close()
 
 
-async def _cleanup_policies(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, str]:
-    """``cleanup.policy`` of each topic as the broker reports it."""
+async def _configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
+    """``cleanup.policy`` and ``min.insync.replicas`` of each topic as the broker reports."""
     resources = [ConfigResource(ConfigResourceType.TOPIC, name, None) for name in names]
-    policies: dict[str, str] = {}
+    wanted = {"cleanup.policy", "min.insync.replicas"}
+    configs: dict[str, dict[str, str]] = {}
     for response in await admin.describe_configs(resources):
         for _code, _msg, _type, name, entries in response.resources:
-            policies[name] = next((e[1] for e in entries if e[0] == "cleanup.policy"), "?")
-    return policies
+            configs[name] = {e[0]: e[1] for e in entries if e[0] in wanted}
+    return configs
 
 
-async def probe(bootstrap_servers: str, timeout_s: float) -> int:
+async def probe(bootstrap_servers: str, timeout_s: float, settings: Settings | None = None) -> int:
     """Broker count from one metadata request; raise if none answers in time.
 
     An open port is not a ready broker: this asks for cluster metadata and
-    only succeeds once the broker lists itself.
+    only succeeds once the broker lists itself. ``settings`` carry the
+    security options (default: PLAINTEXT).
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers,
-        client_id="recho-processor-probe",
-        request_timeout_ms=int(timeout_s * 1000),
+    base = settings if settings is not None else Settings.model_construct()
+    options = common_options(
+        base.model_copy(update={"kafka_bootstrap_servers": bootstrap_servers}), "probe"
     )
+    admin = AIOKafkaAdminClient(**options, request_timeout_ms=int(timeout_s * 1000))
     # A refused connection is an answer here, not an error worth aiokafka's ERROR line.
     quiet = logging.getLogger("aiokafka")
     level = quiet.level

@@ -54,7 +54,7 @@ def local_settings(settings: Settings) -> Settings:
 async def _kafka_up(settings: Settings, start: bool) -> bool:
     """Make sure a broker answers; return True if this run started it."""
     try:
-        await probe(settings.kafka_bootstrap_servers, 3)
+        await probe(settings.kafka_bootstrap_servers, 3, settings)
         return False
     except Exception:
         if not start:
