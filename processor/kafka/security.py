@@ -97,5 +97,5 @@ def _key_hint(settings: Settings) -> str:
 
 def _reason(exc: OSError | ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLError):
-        return exc.reason or "not a PEM certificate or key"
+        return exc.reason or "cannot read or decrypt the certificate or key"
     return exc.strerror or type(exc).__name__
