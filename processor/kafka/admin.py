@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from aiokafka.errors import TopicAlreadyExistsError
 
 from processor.errors import KafkaError, KafkaUnavailableError
+from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
 from processor.settings import Settings
 
@@ -62,7 +63,7 @@ async def _admin(settings: Settings) -> AIOKafkaAdminClient:
     try:
         await admin.start()
     except AIOKafkaError as exc:
-        await admin.close()
+        await close_within(admin.close())
         raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from exc
     return admin
 
@@ -93,7 +94,7 @@ async def create_topics(settings: Settings) -> list[str]:
         await _wait_for_topics(admin, missing)
         return missing
     finally:
-        await admin.close()
+        await close_within(admin.close())
 
 
 async def _wait_for_topics(admin: AIOKafkaAdminClient, names: list[str]) -> None:
@@ -119,7 +120,7 @@ async def partition_count(settings: Settings, topic: str) -> int:
     try:
         described = await admin.describe_topics([topic])
     finally:
-        await admin.close()
+        await close_within(admin.close())
     return len(described[0]["partitions"]) if described and described[0]["error_code"] == 0 else 0
 
 
@@ -155,7 +156,7 @@ async def describe_topics(settings: Settings) -> list[TopicInfo]:
     except AIOKafkaError as exc:
         raise KafkaError(f"cannot describe topics: {exc}") from exc
     finally:
-        await admin.close()
+        await close_within(admin.close())
 
 
 async def _configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:
@@ -191,7 +192,7 @@ async def probe(bootstrap_servers: str, timeout_s: float, settings: Settings | N
     except (AIOKafkaError, TimeoutError, OSError) as exc:
         raise KafkaUnavailableError(f"no Kafka broker ready at {bootstrap_servers}") from exc
     finally:
-        await admin.close()
+        await close_within(admin.close())
         quiet.setLevel(level)
     brokers = cluster.get("brokers", [])
     if not brokers:

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
+from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
 from processor.kafka.records import Record
 from processor.settings import Settings
@@ -73,13 +74,13 @@ class InputConsumer:
         try:
             await self._consumer.start()
         except AIOKafkaError as exc:
-            await self._consumer.stop()
+            await close_within(self._consumer.stop())
             raise KafkaUnavailableError(f"cannot start consumer: {exc}") from exc
 
     async def stop(self) -> None:
         """Leave the group."""
         if self._consumer is not None:
-            await self._consumer.stop()
+            await close_within(self._consumer.stop())
 
     @property
     def _c(self) -> AIOKafkaConsumer:

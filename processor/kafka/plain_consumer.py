@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
+from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
 from processor.kafka.records import Record
 from processor.settings import Settings
@@ -86,7 +87,7 @@ class PlainConsumer:
         try:
             await consumer.start()
         except AIOKafkaError as exc:
-            await consumer.stop()
+            await close_within(consumer.stop())
             raise KafkaUnavailableError(f"cannot start consumer: {exc}") from exc
         self._consumer = consumer
 
@@ -94,7 +95,7 @@ class PlainConsumer:
         """Leave the group (nothing is committed here: commit first)."""
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+            await close_within(consumer.stop())
         self.joined = False
 
     @property

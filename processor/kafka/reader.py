@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError
 from processor.kafka.admin import partition_count
+from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
 from processor.kafka.records import Record
 from processor.settings import Settings
@@ -57,4 +58,4 @@ async def read_to_end(
     except AIOKafkaError as exc:
         raise KafkaError(f"reading {topic} failed: {exc}") from exc
     finally:
-        await consumer.stop()
+        await close_within(consumer.stop())
