@@ -273,6 +273,24 @@ class TestSettingsNames:
                 if "secret" in volume:
                     assert ("Secret", volume["secret"]["secretName"]) in present, name
 
+    def test_kafka_tls_files_are_mounted_where_the_settings_point(self) -> None:
+        """Every pod talking to Kafka mounts the recho-kafka-tls Secret at the folder of
+        PROCESSOR_KAFKA_SSL_CA_FILE and loads the Kafka credentials from the Secret."""
+        folder = _configmap()["PROCESSOR_KAFKA_SSL_CA_FILE"].rsplit("/", 1)[0]
+        secret = _k8s("Secret", "recho-processor-secrets")["stringData"]
+        assert {"PROCESSOR_KAFKA_SASL_USERNAME", "PROCESSOR_KAFKA_SASL_PASSWORD"} <= set(secret)
+        assert "ca.pem" in _k8s("Secret", "recho-kafka-tls")["stringData"]
+        kafka_pods = {"ingress", "worker", "notifier", "topics"}
+        checked = set()
+        for _name, c in _containers():
+            if c["args"][0] not in kafka_pods:
+                continue
+            assert folder in {m["mountPath"] for m in c.get("volumeMounts", [])}, c["name"]
+            refs = {s["secretRef"]["name"] for s in c["envFrom"] if "secretRef" in s}
+            assert "recho-processor-secrets" in refs, c["name"]
+            checked.add(c["args"][0])
+        assert checked == kafka_pods
+
     def test_public_keys_are_mounted_where_the_setting_points(self) -> None:
         """The ingress finds the platform's keys at PROCESSOR_AUTH_PUBLIC_KEYS_DIR."""
         mounts = {
@@ -381,7 +399,8 @@ class TestDockerfile:
 class TestPortsAndProbes:
     def test_container_ports_match_the_settings(self) -> None:
         """Each Deployment's port is its command's port setting, default and ConfigMap alike."""
-        config = _settings_from_env(_configmap())
+        secret = _k8s("Secret", "recho-processor-secrets")["stringData"]
+        config = _settings_from_env({**_configmap(), **secret})  # what every pod loads
         seen = set()
         for name, container in _containers():
             command = container["args"][0]
