@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Iterator
 from typing import Any
@@ -99,7 +100,7 @@ async def _check_one(
             f"TLS to {where}: the broker's certificate is not trusted: "
             f"{exc.verify_message}{_verify_hint(exc)}"
         ) from None
-    except ConnectionRefusedError as exc:
+    except (ConnectionRefusedError, socket.gaierror) as exc:
         raise _NoAnswer from exc
     except (TimeoutError, OSError, EOFError, AIOKafkaError) as exc:
         raise await _diagnose(settings, host, port, timeout_s) or _NoAnswer() from exc
@@ -170,8 +171,8 @@ async def _speaks_tls(host: str, port: int, timeout_s: float) -> bool | None:
     try:
         async with asyncio.timeout(min(timeout_s, 5.0)):
             _, writer = await asyncio.open_connection(host, port, ssl=context)
-    except (ConnectionRefusedError, TimeoutError, ssl.SSLCertVerificationError):
-        return None
+    except (ConnectionRefusedError, socket.gaierror, TimeoutError, ssl.SSLCertVerificationError):
+        return None  # nothing (resolvable) listens, or it is TLS with a certificate issue
     except (OSError, EOFError):
         return False
     writer.close()
