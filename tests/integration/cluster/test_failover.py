@@ -17,6 +17,7 @@ Each test prints its figures (``FAILOVER ...``; run with ``-s`` to see them).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from pathlib import Path
@@ -55,14 +56,17 @@ async def assert_acknowledged_bodies_stored_once(settings: Settings, answers: li
     assert all(stored[body] == 1 for body in accepted), "an acknowledged webhook is stored twice"
 
 
-async def assert_outputs_exactly_once(settings: Settings) -> int:
+async def assert_outputs_exactly_once(settings: Settings) -> tuple[int, float]:
     """Every record of the webhooks topic appears exactly once among the committed
-    call events (read_committed); the number of inputs."""
+    call events (read_committed); the number of inputs, and the longest pause in the
+    worker's output (seconds between consecutive event timestamps)."""
     bootstrap = settings.kafka_bootstrap_servers
     inputs = await read_records(bootstrap, settings.topic_webhooks, 10**9, timeout_s=5)
-    events = decode(await read_records(bootstrap, settings.topic_call_events, len(inputs), 120))
-    assert_exactly_once(inputs, events)
-    return len(inputs)
+    records = await read_records(bootstrap, settings.topic_call_events, len(inputs), 120)
+    assert_exactly_once(inputs, decode(records))
+    stamps = sorted(r.timestamp for r in records)
+    pause_ms = max((b - a for a, b in itertools.pairwise(stamps)), default=0)
+    return len(inputs), pause_ms / 1000
 
 
 class TestLeaderLoss:
@@ -144,11 +148,12 @@ class TestCoordinatorLoss:
                 stop_feeding.set()
                 await feeder
                 await publisher.stop()
-                inputs = await assert_outputs_exactly_once(s)
+                inputs, pause_s = await assert_outputs_exactly_once(s)
         report(
             "coordinator kill -9",
             node=victim,
             inputs=inputs,
+            longest_output_pause=f"{pause_s:.1f}s",
             acknowledged=fed,
             worker_restarts=supervisor.restarts,
         )
@@ -181,13 +186,14 @@ class TestRollingRestart:
                 await asyncio.sleep(2)
                 answers = await traffic.stop()
                 procs.assert_running("ingress")
-                inputs = await assert_outputs_exactly_once(s)
+                inputs, pause_s = await assert_outputs_exactly_once(s)
         windows = refusal_windows(answers, s.topic_partitions)
         report(
             "rolling restart",
             windows=windows,
             statuses=statuses(answers),
             inputs=inputs,
+            longest_output_pause=f"{pause_s:.1f}s",
             worker_restarts=supervisor.restarts,
         )
         assert set(statuses(answers)) <= {202, 503}, statuses(answers)
