@@ -59,6 +59,7 @@ class OpsServer:
             port=port,
             lifespan="off",
             log_level="warning",
+            log_config=None,  # uvicorn's records go through the process's structlog formatter
             access_log=False,
         )
         self._server = EmbeddedServer(config)

@@ -60,6 +60,7 @@ def uvicorn_config(settings: Settings, app: IngressApp) -> uvicorn.Config:
         proxy_headers=False,  # client addresses are not used; skip the middleware
         server_header=False,
         log_level="warning",
+        log_config=None,  # uvicorn's records go through the process's structlog formatter
         backlog=4096,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=int(settings.ingress_drain_timeout_s) + 1,
