@@ -20,6 +20,9 @@ BENIGN_STARTUP_S = 120.0
 """How long after start a missing group coordinator is expected, not an error."""
 
 _BENIGN_STARTUP_MARKERS = ("CoordinatorNotAvailable",)
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+"""Loggers uvicorn's default dictConfig detaches from the root; ours run with
+``log_config=None``, and these are re-attached in case one was built before."""
 
 
 class StartupNoiseFilter(logging.Filter):
@@ -90,6 +93,10 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     library_level = max(numeric, logging.WARNING) if numeric > logging.DEBUG else numeric
     handler.addFilter(StartupNoiseFilter(library_level))
     logging.basicConfig(level=library_level, handlers=[handler], force=True)
+    for name in _UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -182,7 +182,7 @@ class IngressApp:
         )
 
     async def _metrics(self, send: Send) -> None:
-        body, content_type = render_metrics()
+        body, content_type = render_metrics(metrics.INGRESS_REGISTRY)
         await send_text(send, 200, body, content_type)
 
     async def _openapi_json(self, send: Send) -> None:

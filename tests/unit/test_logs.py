@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from processor import metrics
 from processor.logs import StartupNoiseFilter, configure_logging
 from processor.ops_http import OpsServer
 
@@ -77,7 +78,8 @@ class TestUvicornRecords:
     def test_uvicorn_error_log_is_json(self, capsys: pytest.CaptureFixture[str]) -> None:
         """uvicorn's own records (bind errors, shutdown) use the process's JSON format."""
         configure_logging("INFO", json=True)
-        OpsServer("127.0.0.1", 0, lambda: True)  # builds its uvicorn config
+        # building the ops server builds its uvicorn config, which used to install handlers
+        OpsServer("127.0.0.1", 0, lambda: True, metrics.WORKER_REGISTRY)
         logging.getLogger("uvicorn.error").error("[Errno 98] address already in use")
         [line] = _json_lines(capsys.readouterr().err)
         assert line["logger"] == "uvicorn.error"
