@@ -175,6 +175,24 @@ class Settings(BaseSettings):
     )
     simulate_seed: int | None = Field(None, description="Random seed for reproducible traffic.")
 
+    # --- Local run (processor run) ----------------------------------------------
+    run_dir: Path = Field(
+        Path(".run"),
+        description="Folder of processor run's state: logs/ of every child, keys/ (the "
+        "development RSA key pair), alertmanager/ (its storage). Relative to the current "
+        "folder.",
+    )
+    run_alertmanager_port: int = Field(
+        9093, ge=1, le=65535, description="Port of the Alertmanager processor run starts."
+    )
+    run_kafka_controller_port: int = Field(
+        19093,
+        ge=1,
+        le=65535,
+        description="KRaft controller port of the broker processor run --start-kafka starts "
+        "(its listener port is the one of the bootstrap servers).",
+    )
+
     # --- Logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(
