@@ -70,7 +70,10 @@ class Settings(BaseSettings):
     )
 
     # --- Ingress HTTP ----------------------------------------------------------
-    ingress_host: str = Field("127.0.0.1", description="Ingress bind address.")
+    ingress_host: str = Field(
+        "127.0.0.1",
+        description="Bind address of the ingress, and of the worker's and notifier's /metrics.",
+    )
     ingress_port: int = Field(8080, ge=0, le=65535, description="Ingress port.")
     ingress_workers: int = Field(1, ge=1, description="Ingress processes.")
     ingress_path: str = Field("/webhooks/recho", description="Webhook route.")
