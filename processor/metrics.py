@@ -163,3 +163,9 @@ NOTIFIER_ALERTS_CONSUMED = Counter(
     "recho_notifier_alerts_consumed_total",
     "Alert records read from the alerts topic.",
 )
+
+# --- every process with a Kafka client -----------------------------------------
+KAFKA_CONNECTION_FAILURES = Counter(
+    "recho_kafka_connection_failures_total",
+    "Failed connection attempts to Kafka brokers (attempts are backed off during outages).",
+)

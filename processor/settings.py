@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     worker_sweep_interval_s: float = Field(
         5.0, gt=0, description="How often stalled and expired calls are looked for."
     )
+    worker_drain_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="On SIGTERM, how long a running batch may take to commit before it is "
+        "abandoned (its inputs are processed again by the next owner).",
+    )
     worker_metrics_port: int = Field(9101, ge=0, le=65535, description="Worker /metrics port.")
 
     # --- Notifier --------------------------------------------------------------

@@ -33,7 +33,11 @@ from processor.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-ALERTNAMES: Final = {"ERRORED_EVENT": "RechoCallErrored", "CALL_STALLED": "RechoCallStalled"}
+ALERTNAMES: Final = {
+    "ERRORED_EVENT": "RechoCallErrored",
+    "CALL_STALLED": "RechoCallStalled",
+    "ERRORS_UNREADABLE": "RechoCallErrorsUnreadable",
+}
 """Alertmanager ``alertname`` of each alert kind."""
 USER_AGENT: Final = "recho-processor-notifier"
 SLACK_MAX_LINES: Final = 10

@@ -22,7 +22,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> i
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker = Worker(settings)
-    ops = OpsServer(settings.ingress_host, settings.worker_metrics_port, lambda: worker.joined)
+    ops = OpsServer(settings.ingress_host, settings.worker_metrics_port, lambda: worker.ready)
     await ops.start()
     log.info(
         "worker_started", group=settings.worker_group_id, metrics_port=settings.worker_metrics_port
