@@ -159,6 +159,13 @@ NOTIFIER_DELIVERY_DURATION = Histogram(
     ["sink"],
     buckets=LATENCY_BUCKETS_S,
 )
+NOTIFIER_SINK_DOWN = Gauge(
+    "recho_notifier_sink_down",
+    "1 while a sink has failed for longer than notifier_retry_max_s: its alerts wait and "
+    "are retried, none is dropped.",
+    ["sink"],
+    multiprocess_mode="max",
+)
 NOTIFIER_ALERTS_CONSUMED = Counter(
     "recho_notifier_alerts_consumed_total",
     "Alert records read from the alerts topic.",

@@ -150,8 +150,9 @@ class Settings(BaseSettings):
     notifier_retry_max_s: float = Field(
         300.0,
         gt=0,
-        description="Longest a failing sink is retried before the alert is "
-        "counted as failed and the notifier moves on.",
+        description="How long a sink may fail before it is reported down "
+        "(recho_notifier_sink_down, alert_sink_down log); its alerts are still retried "
+        "until delivered, never dropped.",
     )
     notifier_alert_ttl_s: float = Field(
         3600.0, gt=0, description="How long an alert stays active in Alertmanager (endsAt)."

@@ -16,12 +16,11 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
 from processor.kafka.config import common_options
-from processor.kafka.lifecycle import close_consumer
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
 PartitionsCallback = Callable[[list[int]], Awaitable[None]]
-_CLOSE_TIMEOUT_S = 5.0
 _REQUEST_TIMEOUT_S = 10.0
 
 
@@ -83,7 +82,7 @@ class InputConsumer:
     async def stop(self) -> None:
         """Leave the group (within a bound: with the broker away, just disconnect)."""
         if self._consumer is not None:
-            await close_consumer(self._consumer, _CLOSE_TIMEOUT_S)
+            await close_consumer(self._consumer, CLOSE_TIMEOUT_S)
 
     @property
     def connected(self) -> bool:

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+CLOSE_TIMEOUT_S: Final = 5.0
+"""Default bound on closing a client when the broker may be away."""
 
 
 async def close_producer(producer: AIOKafkaProducer, timeout_s: float) -> None:

@@ -26,12 +26,11 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import FencedError, KafkaError, KafkaUnavailableError
 from processor.kafka.config import common_options
-from processor.kafka.lifecycle import close_producer
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_producer
 from processor.kafka.partitioner import partition_for
 from processor.settings import Settings
 
 _FENCED = (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed)
-_CLOSE_TIMEOUT_S = 5.0
 _START_TIMEOUT_S = 30.0
 
 
@@ -79,10 +78,10 @@ class PartitionTransactor:
             async with asyncio.timeout(_START_TIMEOUT_S):
                 await producer.start()  # init_transactions: fences the previous epoch
         except _FENCED as exc:
-            await close_producer(producer, _CLOSE_TIMEOUT_S)
+            await close_producer(producer, CLOSE_TIMEOUT_S)
             raise FencedError(f"{self.transactional_id} fenced at start") from exc
         except (AIOKafkaError, TimeoutError) as exc:
-            await close_producer(producer, _CLOSE_TIMEOUT_S)
+            await close_producer(producer, CLOSE_TIMEOUT_S)
             raise KafkaUnavailableError(f"cannot start transactional producer: {exc!r}") from exc
         self._producer = producer
 
@@ -90,13 +89,13 @@ class PartitionTransactor:
         """Drop staged records and close the producer (an open transaction aborts).
 
         Bounded: with the broker away a transactional producer never gives up its
-        undelivered batches, so after ``_CLOSE_TIMEOUT_S`` they are dropped; their
+        undelivered batches, so after ``CLOSE_TIMEOUT_S`` they are dropped; their
         transaction never commits.
         """
         self._discard()
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            await close_producer(producer, _CLOSE_TIMEOUT_S)
+            await close_producer(producer, CLOSE_TIMEOUT_S)
 
     def set_partition_counts(self, counts: dict[str, int]) -> None:
         """Partition counts of the output topics (for Java-compatible keyed routing)."""
