@@ -280,3 +280,8 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
     errored_alerts = [a for a in alerts if a.get("kind") != "CALL_STALLED"]
     assert len(errored_alerts) == len(errored)
     assert len({a["alertId"] for a in errored_alerts}) == len(errored)
+    print(  # the figures of a run, shown with `pytest -s`
+        f"{scenario}: inputs={len(inputs)} unique_bodies={len({r.value for r in inputs})} "
+        f"events={len(events)} errored={len(errored)} alerts={len(errored_alerts)} "
+        f"lost=0 duplicated=0 unready_after_s={went_unready_s:.1f}"
+    )
