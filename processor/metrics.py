@@ -6,9 +6,9 @@ text. Processes that fork workers (``processor ingress --workers N``) run in
 prometheus_client's multiprocess mode, so gauges say how to merge.
 
 Each component has its own registry, and a process's ``/metrics`` renders only
-its component's (plus the process and runtime collectors): a worker that is
-down is then ``absent()`` from Prometheus rather than exported as zeros by the
-ingress.
+its component's (plus the process and runtime collectors, and the
+``recho_kafka_*`` families every Kafka client has): a worker that is down is
+then ``absent()`` from Prometheus rather than exported as zeros by the ingress.
 """
 
 from __future__ import annotations
@@ -216,8 +216,25 @@ NOTIFIER_DELIVERY_DURATION = Histogram(
     buckets=LATENCY_BUCKETS_S,
     registry=NOTIFIER_REGISTRY,
 )
+NOTIFIER_SINK_DOWN = Gauge(
+    "recho_notifier_sink_down",
+    "1 while a sink has failed for longer than notifier_retry_max_s: its alerts wait and "
+    "are retried, none is dropped.",
+    ["sink"],
+    multiprocess_mode="max",
+    registry=NOTIFIER_REGISTRY,
+)
 NOTIFIER_ALERTS_CONSUMED = Counter(
     "recho_notifier_alerts_consumed_total",
     "Alert records read from the alerts topic.",
     registry=NOTIFIER_REGISTRY,
 )
+
+# --- every process with a Kafka client -----------------------------------------
+KAFKA_CONNECTION_FAILURES = Counter(
+    "recho_kafka_connection_failures_total",
+    "Failed connection attempts to Kafka brokers (attempts are backed off during outages).",
+    registry=None,
+)
+for _registry in (INGRESS_REGISTRY, WORKER_REGISTRY, NOTIFIER_REGISTRY):
+    _registry.register(KAFKA_CONNECTION_FAILURES)

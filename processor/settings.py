@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     worker_sweep_interval_s: float = Field(
         5.0, gt=0, description="How often stalled and expired calls are looked for."
     )
+    worker_drain_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="On SIGTERM, how long a running batch may take to commit before it is "
+        "abandoned (its inputs are processed again by the next owner).",
+    )
     worker_metrics_port: int = Field(9101, ge=0, le=65535, description="Worker /metrics port.")
 
     # --- Notifier --------------------------------------------------------------
@@ -147,8 +153,9 @@ class Settings(BaseSettings):
     notifier_retry_max_s: float = Field(
         300.0,
         gt=0,
-        description="Longest a failing sink is retried before the alert is "
-        "counted as failed and the notifier moves on.",
+        description="How long a sink may fail before it is reported down "
+        "(recho_notifier_sink_down, alert_sink_down log); its alerts are still retried "
+        "until delivered, never dropped.",
     )
     notifier_alert_ttl_s: float = Field(
         3600.0, gt=0, description="How long an alert stays active in Alertmanager (endsAt)."

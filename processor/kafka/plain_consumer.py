@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
 from processor.kafka.config import common_options
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
@@ -94,7 +95,7 @@ class PlainConsumer:
         """Leave the group (nothing is committed here: commit first)."""
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+            await close_consumer(consumer, CLOSE_TIMEOUT_S)  # bounded: the broker may be away
         self.joined = False
 
     @property

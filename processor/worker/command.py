@@ -26,7 +26,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> i
     ops = OpsServer(
         settings.ingress_host,
         settings.worker_metrics_port,
-        lambda: worker.joined,
+        lambda: worker.ready,
         metrics.WORKER_REGISTRY,
     )
     await ops.start()
