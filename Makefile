@@ -84,8 +84,17 @@ bench-ingress: $(STAMP) kafka-up ## Ingress webhooks/s and latency vs Kafka's li
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 	$(PY) -m tests.bench.ingress
 
-bench-worker: $(STAMP) kafka-up ## Worker events/s with exactly-once vs aiokafka and Kafka's limits; 1M-call restore
+# Peers measured beside the project live in their own environment, never in the runtime install.
+BENCH_VENV := .venv-bench
+QUIX_VERSION := 3.28.1
+
+$(BENCH_VENV)/.installed: | $(UV)
+	$(UV) venv --quiet --python $(PYTHON_BIN) $(BENCH_VENV)
+	VIRTUAL_ENV=$(BENCH_VENV) $(UV) pip install --quiet quixstreams==$(QUIX_VERSION) orjson
+	touch $@
+
+bench-worker: $(STAMP) kafka-up $(BENCH_VENV)/.installed ## Worker events/s with exactly-once vs Quix Streams, aiokafka and Kafka's limits; 1M-call restore
 	$(PY) -m tests.bench.worker
 
 clean: kafka-down ## Remove the virtualenv, the local Kafka and caches
-	rm -rf $(VENV) $(TOOLS) .kafka .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(TOOLS) .kafka .pytest_cache .mypy_cache .ruff_cache
