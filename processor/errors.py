@@ -7,6 +7,7 @@
     ├── AuthError                       a webhook that fails authentication (401)
     ├── KafkaError                      anything the Kafka boundary translates (retriable)
     │   ├── KafkaUnavailableError       broker down, slow or buffer full (ingress: 503)
+    │   ├── RecordTooLargeError         larger than the topic accepts, ever (ingress: 413)
     │   └── FencedError                 another instance owns this transactional id
     └── DeliveryError                   an alert sink did not take a notification
 
@@ -56,6 +57,12 @@ class KafkaError(ProcessorError):
 
 class KafkaUnavailableError(KafkaError):
     """Kafka could not take the write in time (down, slow, buffer full)."""
+
+
+class RecordTooLargeError(KafkaError):
+    """The record can never be written: it exceeds the topic's ``max.message.bytes``."""
+
+    retriable = False
 
 
 class FencedError(KafkaError):

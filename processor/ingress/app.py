@@ -17,7 +17,12 @@ import orjson
 import structlog
 
 from processor import metrics
-from processor.errors import AuthError, ContractError, KafkaUnavailableError
+from processor.errors import (
+    AuthError,
+    ContractError,
+    KafkaUnavailableError,
+    RecordTooLargeError,
+)
 from processor.ingress.asgi import Receive, Scope, Send
 from processor.ingress.auth import Authenticator
 from processor.ingress.metrics_endpoint import render_metrics
@@ -32,6 +37,10 @@ log = structlog.get_logger(__name__)
 ROUTE_WEBHOOK = "webhook"
 ROUTE_OTHER = "other"
 _JSON_TYPES = (b"application/json", b"application/cloudevents+json")
+# Room a record needs besides its body: batch and record framing (~80 B), the
+# provenance headers (~400 B) and a callId key. The exact check is the
+# producer's; this only keeps the advertised body limit honest.
+RECORD_OVERHEAD_BYTES = 1024
 
 
 class BodyTooLargeError(Exception):
@@ -74,8 +83,25 @@ class IngressApp:
 
     @property
     def ready(self) -> bool:
-        """Kafka producer connected and not draining."""
-        return self.publisher.connected and not self.draining
+        """Kafka producer connected, its writes succeeding, and not draining."""
+        return self.publisher.healthy and not self.draining
+
+    def _fit_body_limit(self) -> None:
+        """Lower the body limit to what the topic's ``max.message.bytes`` can hold."""
+        topic_limit = self.publisher.max_message_bytes
+        configured = self.settings.ingress_max_body_bytes
+        if topic_limit is None:
+            return
+        fits = max(topic_limit - RECORD_OVERHEAD_BYTES, 1)
+        self._max_body = min(configured, fits)
+        if fits < configured:
+            log.warning(
+                "ingress_body_limit_lowered",
+                configured_bytes=configured,
+                topic=self._topic,
+                topic_max_message_bytes=topic_limit,
+                effective_bytes=self._max_body,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,7 +134,8 @@ class IngressApp:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
             else:
-                log.info("kafka_connected", topic=self._topic)
+                self._fit_body_limit()
+                log.info("kafka_connected", topic=self._topic, max_body_bytes=self._max_body)
                 return
 
     async def _publish_in_flight(self) -> None:
@@ -176,7 +203,7 @@ class IngressApp:
             status,
             {
                 "ready": self.ready,
-                "kafka": self.publisher.connected,
+                "kafka": self.publisher.healthy,
                 "draining": self.draining,
             },
         )
@@ -288,6 +315,9 @@ class IngressApp:
             delivered = await self.publisher.publish(
                 self._topic, keyed.call_id.encode(), raw, record
             )
+        except RecordTooLargeError as exc:
+            await send_problem(send, 413, "body_too_large", str(exc), request_id)
+            return 413
         except KafkaUnavailableError as exc:
             metrics.INGRESS_KAFKA_UNAVAILABLE.inc()
             log.warning(

@@ -32,7 +32,8 @@ log = get_logger(__name__)
 
 def create_app(settings: Settings) -> IngressApp:
     """The ingress app with its publisher and authenticator (fails on bad auth config)."""
-    return IngressApp(settings, Publisher(settings), Authenticator.from_settings(settings))
+    publisher = Publisher(settings, size_topic=settings.topic_webhooks)
+    return IngressApp(settings, publisher, Authenticator.from_settings(settings))
 
 
 class _DrainingServer(uvicorn.Server):
