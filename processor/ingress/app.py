@@ -352,12 +352,15 @@ class IngressApp:
         return 202
 
     async def _too_large(self, send: Send, request_id: str) -> None:
+        # The rest of the body is not read: say the connection ends (the server
+        # still drains it for a bounded time so the client sees this answer).
         await send_problem(
             send,
             413,
             "body_too_large",
             f"body exceeds the {self._max_body} byte limit",
             request_id,
+            extra_headers=[(b"connection", b"close")],
         )
 
 
