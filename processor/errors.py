@@ -3,7 +3,8 @@
     ProcessorError                      root; ``retriable`` decides retry vs dead-letter
     ├── ConfigError                     settings that cannot work (bad key file, ...)
     ├── ContractError                   a webhook body that breaks the Recho contract
-    │   └── MissingCallIdError          no usable body.data.callId: nothing to key it by
+    │   ├── MissingCallIdError          no usable body.data.callId: nothing to key it by
+    │   └── NotJsonObjectError          not RFC 8259 JSON, or not an object at the top
     ├── AuthError                       a webhook that fails authentication (401)
     ├── KafkaError                      anything the Kafka boundary translates (retriable)
     │   ├── KafkaUnavailableError       broker down, slow or buffer full (ingress: 503)
@@ -38,6 +39,10 @@ class ContractError(ProcessorError):
 
 class MissingCallIdError(ContractError):
     """The body has no usable ``body.data.callId``."""
+
+
+class NotJsonObjectError(ContractError):
+    """The body is not valid JSON (RFC 8259), or its top level is not an object."""
 
 
 class AuthError(ProcessorError):

@@ -234,7 +234,7 @@ class IngressApp:
 
     async def _handle_webhook(self, scope: Scope, receive: Receive, send: Send) -> int:
         received_at_ms = time.time_ns() // 1_000_000
-        headers = _pick_headers(scope["headers"])
+        headers, repeated = _pick_headers(scope["headers"])
         request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")[:64]
         request_id = request_id or new_request_id()
         if self.draining or self.in_flight > self._max_in_flight or not self.publisher.connected:
@@ -272,6 +272,8 @@ class IngressApp:
         except ClientGoneError:
             return 499  # nginx's code for "client closed request": nothing to answer
         try:
+            if repeated is not None:
+                self.authenticator.reject_repeated(repeated)
             self.authenticator.verify(
                 authorization=headers.get(b"authorization"),
                 signature=headers.get(b"x-recho-signature"),
@@ -388,8 +390,21 @@ _WANTED = frozenset(
 )
 
 
-def _pick_headers(raw_headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    return {name: value for name, value in raw_headers if name in _WANTED}
+_SINGLE = frozenset({b"authorization", b"x-recho-signature", b"x-recho-timestamp"})
+
+
+def _pick_headers(
+    raw_headers: list[tuple[bytes, bytes]],
+) -> tuple[dict[bytes, bytes], bytes | None]:
+    """The headers the ingress reads, and the name of an auth header sent twice, if any."""
+    picked: dict[bytes, bytes] = {}
+    repeated = None
+    for name, value in raw_headers:
+        if name in _WANTED:
+            if name in picked and name in _SINGLE:
+                repeated = name
+            picked[name] = value
+    return picked, repeated
 
 
 def _request_id(scope: Scope) -> str:
