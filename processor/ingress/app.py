@@ -25,6 +25,7 @@ from processor.errors import (
 )
 from processor.ingress.asgi import Receive, Scope, Send
 from processor.ingress.auth import Authenticator
+from processor.ingress.failures import WriteFailureLog
 from processor.ingress.metrics_endpoint import render_metrics
 from processor.ingress.openapi import build_openapi
 from processor.ingress.responses import send_json, send_problem, send_text
@@ -70,6 +71,7 @@ class IngressApp:
         self._openapi = orjson.dumps(build_openapi(settings))
         self._connect_task: asyncio.Task[None] | None = None
         self._allowed_projects = frozenset(settings.auth_allowed_project_ids)
+        self.write_failures = WriteFailureLog(settings.ingress_failure_log_interval_s)
         # Metric children looked up once: labels() costs a lock and a dict per call.
         self._status_counters: dict[int, Any] = {}
         self._webhook_duration = metrics.INGRESS_REQUEST_DURATION.labels(ROUTE_WEBHOOK)
@@ -139,9 +141,11 @@ class IngressApp:
                 return
 
     async def _publish_in_flight(self) -> None:
-        """Copy the in-flight count to its gauge twice a second (not per request)."""
+        """Copy the in-flight count to its gauge twice a second (not per request), and
+        log the write-failure summary once its interval is over."""
         while True:
             metrics.INGRESS_IN_FLIGHT.set(self.in_flight)
+            self.write_failures.flush_due()
             await asyncio.sleep(0.5)
 
     async def shutdown(self) -> None:
@@ -322,9 +326,7 @@ class IngressApp:
             return 413
         except KafkaUnavailableError as exc:
             metrics.INGRESS_KAFKA_UNAVAILABLE.inc()
-            log.warning(
-                "kafka_write_failed", error=str(exc), request_id=request_id, call_id=keyed.call_id
-            )
+            self.write_failures.record(str(exc))
             await send_problem(
                 send,
                 503,
