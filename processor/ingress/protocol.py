@@ -114,8 +114,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     phase: Phase = Phase.HEAD
     _phase_started = 0.0
     _head_bytes = 0
-    _header_count = 0
-    _field_bytes = 0
     _reads = 0
     _reads_seen = -1
     _discarded = 0
@@ -124,6 +122,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # --- connection --------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._lingering = _LingeringTransport(self, transport)
         self._phase_started = self.loop.time()
         self._schedule_sweep()
         if len(self.connections) > self.limits.max_connections:
@@ -168,28 +167,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.phase = Phase.HEAD
             self._phase_started = self.loop.time()
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._field_bytes += len(name) + len(value) + 4  # ": " and CRLF
-        if self._header_count > self.limits.max_headers:
+    def on_headers_complete(self) -> None:
+        headers = self.headers
+        if len(headers) > self.limits.max_headers:
             self._rejection = (
                 431,
                 "headers_too_large",
                 f"more than {self.limits.max_headers} header fields",
             )
             raise _RejectedError
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
-        # Exact size, also when the whole head came in one read with body bytes after it.
-        if len(self.url) + self._field_bytes > self.limits.max_header_bytes:
-            self._rejection = self._head_rejection()
-            raise _RejectedError
+        # The reads so far may hold body bytes after the head: count exactly, but
+        # only when they could be over the bound (never for ordinary requests).
+        if self._head_bytes > self.limits.max_header_bytes:
+            size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in headers)
+            if size > self.limits.max_header_bytes:
+                self._rejection = self._head_rejection()
+                raise _RejectedError
         super().on_headers_complete()
         self.phase = Phase.BODY
-        self._head_bytes = self._header_count = self._field_bytes = 0
+        self._head_bytes = 0
         self._reads_seen = -1
-        self.cycle.transport = _LingeringTransport(self, self.transport)  # type: ignore[assignment]
+        self.cycle.transport = self._lingering  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
