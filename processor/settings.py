@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from processor.errors import ConfigError
+
 
 class AuthMode(StrEnum):
     """How the ingress verifies a webhook (spec §2)."""
@@ -130,11 +132,54 @@ class Settings(BaseSettings):
     )
 
     # --- Ingress HTTP ----------------------------------------------------------
-    ingress_host: str = Field("127.0.0.1", description="Ingress bind address.")
+    ingress_host: str = Field(
+        "127.0.0.1",
+        description="Bind address of the ingress, and of the worker's and notifier's /metrics.",
+    )
     ingress_port: int = Field(8080, ge=0, le=65535, description="Ingress port.")
     ingress_workers: int = Field(1, ge=1, description="Ingress processes.")
     ingress_path: str = Field("/webhooks/recho", description="Webhook route.")
-    ingress_max_body_bytes: int = Field(1048576, ge=1, description="Largest accepted body.")
+    ingress_max_body_bytes: int = Field(
+        1047552,
+        ge=1,
+        description="Largest accepted body (413 above it). Lowered at start, with a warning, "
+        "to what the webhooks topic's max.message.bytes holds less 1 KiB for key and headers.",
+    )
+    ingress_max_header_bytes: int = Field(
+        32768, ge=1024, description="Largest request line plus headers (431 above it)."
+    )
+    ingress_max_headers: int = Field(100, ge=8, description="Most header fields (431 above it).")
+    ingress_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Time to receive the request line and headers, from the connection "
+        "or the request's first byte (408, or a silent close if nothing came).",
+    )
+    ingress_body_timeout_s: float = Field(
+        10.0, gt=0, description="Longest gap between two reads of a request body (408)."
+    )
+    ingress_keep_alive_s: int = Field(
+        30, ge=1, description="How long an idle keep-alive connection is kept open."
+    )
+    ingress_max_connections: int = Field(
+        2048,
+        ge=1,
+        description="Open connections per process; past it a new one gets 503 and is closed.",
+    )
+    ingress_linger_s: float = Field(
+        5.0,
+        ge=0,
+        description="After an early answer (413, 431, ...), how long the unread rest of the "
+        "request is read and discarded so the client sees the answer, not a reset.",
+    )
+    ingress_linger_max_bytes: int = Field(
+        16777216, ge=0, description="Most bytes read and discarded after an early answer."
+    )
+    ingress_failure_log_interval_s: float = Field(
+        10.0,
+        gt=0,
+        description="Failed Kafka writes are logged as one summary line per this interval.",
+    )
     ingress_max_in_flight: int = Field(
         4096, ge=1, description="Requests in flight per process before answering 503."
     )
@@ -185,6 +230,12 @@ class Settings(BaseSettings):
     worker_sweep_interval_s: float = Field(
         5.0, gt=0, description="How often stalled and expired calls are looked for."
     )
+    worker_drain_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="On SIGTERM, how long a running batch may take to commit before it is "
+        "abandoned (its inputs are processed again by the next owner).",
+    )
     worker_metrics_port: int = Field(9101, ge=0, le=65535, description="Worker /metrics port.")
 
     # --- Notifier --------------------------------------------------------------
@@ -204,8 +255,9 @@ class Settings(BaseSettings):
     notifier_retry_max_s: float = Field(
         300.0,
         gt=0,
-        description="Longest a failing sink is retried before the alert is "
-        "counted as failed and the notifier moves on.",
+        description="How long a sink may fail before it is reported down "
+        "(recho_notifier_sink_down, alert_sink_down log); its alerts are still retried "
+        "until delivered, never dropped.",
     )
     notifier_alert_ttl_s: float = Field(
         3600.0, gt=0, description="How long an alert stays active in Alertmanager (endsAt)."
@@ -235,6 +287,24 @@ class Settings(BaseSettings):
     )
     simulate_seed: int | None = Field(None, description="Random seed for reproducible traffic.")
 
+    # --- Local run (processor run) ----------------------------------------------
+    run_dir: Path = Field(
+        Path(".run"),
+        description="Folder of processor run's state: logs/ of every child, keys/ (the "
+        "development RSA key pair), alertmanager/ (its storage). Relative to the current "
+        "folder.",
+    )
+    run_alertmanager_port: int = Field(
+        9093, ge=1, le=65535, description="Port of the Alertmanager processor run starts."
+    )
+    run_kafka_controller_port: int = Field(
+        19093,
+        ge=1,
+        le=65535,
+        description="KRaft controller port of the broker processor run --start-kafka starts "
+        "(its listener port is the one of the bootstrap servers).",
+    )
+
     # --- Logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Log level.")
     log_json: bool | None = Field(
@@ -252,7 +322,6 @@ class Settings(BaseSettings):
         # never on a broker's closed connection. Messages name settings, not values.
         protocol = self.kafka_security_protocol
         sasl = protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
-        tls = protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
         if sasl and not self.kafka_sasl_username:
             raise ValueError(f"{protocol} needs PROCESSOR_KAFKA_SASL_USERNAME")
         if sasl and (self.kafka_sasl_password is None) == (self.kafka_sasl_password_file is None):
@@ -260,32 +329,19 @@ class Settings(BaseSettings):
                 f"{protocol} needs exactly one of PROCESSOR_KAFKA_SASL_PASSWORD "
                 "and PROCESSOR_KAFKA_SASL_PASSWORD_FILE"
             )
-        if not sasl and self.kafka_sasl_username:
-            raise ValueError(
-                f"PROCESSOR_KAFKA_SASL_USERNAME is set but {protocol} does not use SASL"
-            )
-        tls_files = (self.kafka_ssl_ca_file, self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
-        if not tls and any(f is not None for f in tls_files):
-            raise ValueError(f"TLS files are set but {protocol} does not use TLS")
-        if self.kafka_ssl_key_file is not None and self.kafka_ssl_cert_file is None:
-            raise ValueError("PROCESSOR_KAFKA_SSL_KEY_FILE needs PROCESSOR_KAFKA_SSL_CERT_FILE")
-        if (self.topic_min_insync_replicas or 0) > self.topic_replication_factor:
-            raise ValueError(
-                "PROCESSOR_TOPIC_MIN_INSYNC_REPLICAS is above the replication factor: "
-                "no acks=all write could ever succeed"
-            )
-        if (self.ingress_ssl_cert_file is None) != (self.ingress_ssl_key_file is None):
-            raise ValueError(
-                "HTTPS needs both PROCESSOR_INGRESS_SSL_CERT_FILE "
-                "and PROCESSOR_INGRESS_SSL_KEY_FILE"
-            )
         return self
 
     def min_insync_replicas(self) -> int:
         """min.insync.replicas for created topics: the setting, else min(2, RF)."""
-        if self.topic_min_insync_replicas is not None:
-            return self.topic_min_insync_replicas
-        return min(2, self.topic_replication_factor)
+        wanted = self.topic_min_insync_replicas
+        if wanted is None:
+            return min(2, self.topic_replication_factor)
+        if wanted > self.topic_replication_factor:
+            raise ConfigError(
+                f"PROCESSOR_TOPIC_MIN_INSYNC_REPLICAS ({wanted}) is above the replication "
+                f"factor ({self.topic_replication_factor}): no acks=all write could succeed"
+            )
+        return wanted
 
     def all_topics(self) -> list[str]:
         """Every topic the project owns, inputs first."""

@@ -7,6 +7,7 @@ keeps one :class:`CallState` per call, and applies the effects that
 
 from processor.calls.event import CallEvent, ErrorKind, classify_error
 from processor.calls.machine import (
+    CRITICAL_EVENT_TYPES,
     AlertKind,
     CallFinished,
     Effect,
@@ -22,6 +23,7 @@ from processor.calls.state import NEW, CallOutcome, CallState, Node
 from processor.calls.tables import TABLES, DirectionTable, Verdict
 
 __all__ = [
+    "CRITICAL_EVENT_TYPES",
     "NEW",
     "TABLES",
     "AlertKind",

@@ -32,6 +32,8 @@ class AlertKind(StrEnum):
 
     ERRORED_EVENT = "ERRORED_EVENT"
     STALLED = "STALLED"
+    ERRORS_UNREADABLE = "ERRORS_UNREADABLE"
+    """The event claimed errors but could not be read (it was dead-lettered)."""
 
 
 class Severity(StrEnum):

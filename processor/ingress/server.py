@@ -21,9 +21,11 @@ from typing import Any
 import uvicorn
 from prometheus_client import multiprocess
 
+from processor.errors import ConfigError
 from processor.ingress.app import IngressApp
 from processor.ingress.auth import Authenticator
 from processor.ingress.metrics_endpoint import MULTIPROC_ENV
+from processor.ingress.protocol import protocol_class
 from processor.kafka import Publisher
 from processor.logs import configure_logging, get_logger
 from processor.settings import Settings
@@ -33,7 +35,8 @@ log = get_logger(__name__)
 
 def create_app(settings: Settings) -> IngressApp:
     """The ingress app with its publisher and authenticator (fails on bad auth config)."""
-    return IngressApp(settings, Publisher(settings), Authenticator.from_settings(settings))
+    publisher = Publisher(settings, size_topic=settings.topic_webhooks)
+    return IngressApp(settings, publisher, Authenticator.from_settings(settings))
 
 
 class _DrainingServer(uvicorn.Server):
@@ -55,14 +58,15 @@ def uvicorn_config(settings: Settings, app: IngressApp) -> uvicorn.Config:
         host=settings.ingress_host,
         port=settings.ingress_port,
         loop="auto",
-        http="auto",
+        http=protocol_class(settings),  # httptools with header, time and connection bounds
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # client addresses are not used; skip the middleware
         server_header=False,
         log_level="warning",
+        log_config=None,  # uvicorn's records go through the process's structlog formatter
         backlog=4096,
-        timeout_keep_alive=30,
+        timeout_keep_alive=settings.ingress_keep_alive_s,
         timeout_graceful_shutdown=int(settings.ingress_drain_timeout_s) + 1,
         **_https_options(settings),
     )
@@ -70,12 +74,17 @@ def uvicorn_config(settings: Settings, app: IngressApp) -> uvicorn.Config:
 
 def _https_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's TLS options when the ingress serves HTTPS itself (both files set)."""
-    if settings.ingress_ssl_cert_file is None or settings.ingress_ssl_key_file is None:
+    cert, key = settings.ingress_ssl_cert_file, settings.ingress_ssl_key_file
+    if cert is None and key is None:
         return {}
+    if cert is None or key is None:
+        raise ConfigError(
+            "HTTPS needs both PROCESSOR_INGRESS_SSL_CERT_FILE and PROCESSOR_INGRESS_SSL_KEY_FILE"
+        )
     password = settings.ingress_ssl_key_password
     return {
-        "ssl_certfile": str(settings.ingress_ssl_cert_file),
-        "ssl_keyfile": str(settings.ingress_ssl_key_file),
+        "ssl_certfile": str(cert),
+        "ssl_keyfile": str(key),
         "ssl_keyfile_password": password.get_secret_value() if password else None,
     }
 

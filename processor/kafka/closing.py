@@ -1,4 +1,4 @@
-"""Closing aiokafka clients without waiting on the TLS goodbye.
+"""Closing aiokafka admin clients without waiting on the TLS goodbye.
 
 An aiokafka client's ``stop()``/``close()`` ends by awaiting every connection's
 ``connection_lost``. Over TLS the transport first sends close_notify and waits
@@ -7,7 +7,8 @@ often never answers, and asyncio/uvloop give up only after their 30 s SSL
 shutdown timeout. Measured here: a worker restoring three empty changelog
 partitions over SASL_SSL took 31 s instead of 1 s. :func:`close_within` lets
 the caller move on after a short bound while the close finishes (or times out)
-in the background; the client is unusable either way.
+in the background; the client is unusable either way. Consumers are closed by
+:func:`processor.kafka.lifecycle.close_consumer`, which bounds the same wait.
 """
 
 from __future__ import annotations

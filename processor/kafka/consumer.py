@@ -8,18 +8,20 @@ there; finish or drop in-flight work on revoke).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
-from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
 PartitionsCallback = Callable[[list[int]], Awaitable[None]]
+_REQUEST_TIMEOUT_S = 10.0
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -74,13 +76,34 @@ class InputConsumer:
         try:
             await self._consumer.start()
         except AIOKafkaError as exc:
-            await close_within(self._consumer.stop())
+            await close_consumer(self._consumer, CLOSE_TIMEOUT_S)
             raise KafkaUnavailableError(f"cannot start consumer: {exc}") from exc
 
     async def stop(self) -> None:
-        """Leave the group."""
+        """Leave the group (within a bound: with the broker away, just disconnect)."""
         if self._consumer is not None:
-            await close_within(self._consumer.stop())
+            await close_consumer(self._consumer, CLOSE_TIMEOUT_S)
+
+    @property
+    def connected(self) -> bool:
+        """True while the group coordinator is known (heartbeats reach it)."""
+        consumer = self._consumer
+        if consumer is None:
+            return False
+        coordinator = consumer._coordinator  # private: aiokafka exposes no health check
+        return coordinator is not None and coordinator.coordinator_id is not None
+
+    def pause(self, partition: int) -> None:
+        """Stop fetching a partition until :meth:`resume`."""
+        tp = TopicPartition(self.topic, partition)
+        if tp in self._c.assignment():
+            self._c.pause(tp)
+
+    def resume(self, partition: int) -> None:
+        """Fetch a paused partition again."""
+        tp = TopicPartition(self.topic, partition)
+        if tp in self._c.assignment():
+            self._c.resume(tp)
 
     @property
     def _c(self) -> AIOKafkaConsumer:
@@ -119,11 +142,15 @@ class InputConsumer:
     async def seek_to_committed(self, partition: int) -> None:
         """Rewind a partition to its committed offset (or the beginning)."""
         tp = TopicPartition(self.topic, partition)
-        committed = await self._c.committed(tp)
-        if committed is None:
-            await self._c.seek_to_beginning(tp)
-        else:
-            self._c.seek(tp, committed)
+        try:
+            async with asyncio.timeout(_REQUEST_TIMEOUT_S):
+                committed = await self._c.committed(tp)
+                if committed is None:
+                    await self._c.seek_to_beginning(tp)
+                else:
+                    self._c.seek(tp, committed)
+        except (AIOKafkaError, TimeoutError) as exc:
+            raise KafkaUnavailableError(f"cannot read the committed offset: {exc!r}") from exc
 
     def assigned(self) -> list[int]:
         """Partitions currently assigned to this member."""

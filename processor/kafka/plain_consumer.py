@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
-from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
@@ -87,7 +87,7 @@ class PlainConsumer:
         try:
             await consumer.start()
         except AIOKafkaError as exc:
-            await close_within(consumer.stop())
+            await close_consumer(consumer, CLOSE_TIMEOUT_S)
             raise KafkaUnavailableError(f"cannot start consumer: {exc}") from exc
         self._consumer = consumer
 
@@ -95,7 +95,7 @@ class PlainConsumer:
         """Leave the group (nothing is committed here: commit first)."""
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
-            await close_within(consumer.stop())
+            await close_consumer(consumer, CLOSE_TIMEOUT_S)  # bounded: the broker may be away
         self.joined = False
 
     @property

@@ -63,6 +63,8 @@ def create_ssl_context(settings: Settings) -> ssl.SSLContext:
         ) from None
     context.check_hostname = settings.kafka_ssl_check_hostname
     context.verify_mode = ssl.CERT_REQUIRED
+    if settings.kafka_ssl_key_file is not None and settings.kafka_ssl_cert_file is None:
+        raise ConfigError("PROCESSOR_KAFKA_SSL_KEY_FILE needs PROCESSOR_KAFKA_SSL_CERT_FILE")
     if settings.kafka_ssl_cert_file is not None:
         _load_client_certificate(context, settings)
     return context

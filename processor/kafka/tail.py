@@ -9,8 +9,8 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError
 from processor.kafka.admin import partition_count
-from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
@@ -37,4 +37,4 @@ async def tail(settings: Settings, topic: str, role: str = "tail") -> AsyncItera
     except AIOKafkaError as exc:
         raise KafkaError(f"following {topic} failed: {exc}") from exc
     finally:
-        await close_within(consumer.stop())
+        await close_consumer(consumer, CLOSE_TIMEOUT_S)

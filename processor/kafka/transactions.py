@@ -10,6 +10,7 @@ sent at commit, together with the input offsets, in one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -25,10 +26,24 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import FencedError, KafkaError, KafkaUnavailableError
 from processor.kafka.config import common_options
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_producer
 from processor.kafka.partitioner import partition_for
 from processor.settings import Settings
 
 _FENCED = (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed)
+_START_TIMEOUT_S = 30.0
+
+
+async def _all_acknowledged(sent: list[asyncio.Future[Any]]) -> None:
+    """Wait for every batch; raise the first failure (all results are retrieved)."""
+    if not sent:
+        return
+    await asyncio.wait(sent)
+    if any(f.cancelled() for f in sent):
+        raise KafkaError("a batch of the transaction was cancelled")
+    failures = [exc for f in sent if (exc := f.exception()) is not None]
+    if failures:
+        raise failures[0]
 
 
 class PartitionTransactor:
@@ -60,21 +75,30 @@ class PartitionTransactor:
             transaction_timeout_ms=60000,
         )
         try:
-            await producer.start()  # init_transactions: fences the previous epoch
+            async with asyncio.timeout(_START_TIMEOUT_S):
+                await producer.start()  # init_transactions: fences the previous epoch
         except _FENCED as exc:
-            await producer.stop()
+            await close_producer(producer, CLOSE_TIMEOUT_S)
             raise FencedError(f"{self.transactional_id} fenced at start") from exc
-        except AIOKafkaError as exc:
-            await producer.stop()
-            raise KafkaUnavailableError(f"cannot start transactional producer: {exc}") from exc
+        except (AIOKafkaError, TimeoutError) as exc:
+            await close_producer(producer, CLOSE_TIMEOUT_S)
+            raise KafkaUnavailableError(f"cannot start transactional producer: {exc!r}") from exc
+        except asyncio.CancelledError:  # stopping while the broker is away
+            await asyncio.shield(close_producer(producer, CLOSE_TIMEOUT_S))
+            raise
         self._producer = producer
 
     async def stop(self) -> None:
-        """Drop staged records and close the producer (an open transaction aborts)."""
+        """Drop staged records and close the producer (an open transaction aborts).
+
+        Bounded: with the broker away a transactional producer never gives up its
+        undelivered batches, so after ``CLOSE_TIMEOUT_S`` they are dropped; their
+        transaction never commits.
+        """
         self._discard()
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            await producer.stop()
+            await close_producer(producer, CLOSE_TIMEOUT_S)
 
     def set_partition_counts(self, counts: dict[str, int]) -> None:
         """Partition counts of the output topics (for Java-compatible keyed routing)."""
@@ -111,9 +135,16 @@ class PartitionTransactor:
     async def commit(self, next_offset: int | None, group_id: str) -> None:
         """Send the staged records and the input offset in one transaction and commit.
 
+        The transaction commits only after the broker acknowledged every record
+        staged in it: aiokafka's commit does not check its batches' results, so a
+        batch that failed (e.g. OutOfOrderSequenceNumber after a long outage)
+        would otherwise leave its inputs committed with no outputs.
+
         Raises FencedError if another owner took this partition (nothing of
-        this transaction becomes visible), KafkaError for anything else (the
-        transaction is aborted; the caller rewinds to the last commit).
+        this transaction becomes visible), KafkaError for anything else: the
+        producer is then closed, its open transaction is aborted by the next
+        ``init_transactions`` of this id, and the caller restarts the partition
+        from its last commit.
         """
         producer = self._require()
         batches = [*self._full, *((t, p, b) for (t, p), b in self._batches.items())]
@@ -122,8 +153,11 @@ class PartitionTransactor:
         self.staged = 0
         try:
             await producer.begin_transaction()
-            for topic, partition, batch in batches:
+            sent = [
                 await producer.send_batch(batch, topic, partition=partition)
+                for topic, partition, batch in batches
+            ]
+            await _all_acknowledged(sent)
             if next_offset is not None:
                 await producer.send_offsets_to_transaction({self._input: next_offset}, group_id)
             await producer.commit_transaction()
@@ -131,35 +165,21 @@ class PartitionTransactor:
             raise FencedError(f"{self.transactional_id} was fenced by a newer owner") from exc
         except (AIOKafkaError, IllegalOperation, AssertionError) as exc:
             # aiokafka learns of fencing in its sender task and then fails later calls
-            # with other errors; a fatal transaction state is the reliable signal.
-            # Re-initialising here would fence the new owner back, so stop instead.
-            if self._fatal(producer):
+            # with other errors; the sender's own exception tells fencing apart.
+            # Re-initialising a fenced id would fence the new owner back, so stop instead.
+            if self._fenced(producer):
                 raise FencedError(f"{self.transactional_id} was fenced: {exc}") from exc
-            await self._abort()
-            raise KafkaError(f"transaction of {self.transactional_id} failed: {exc}") from exc
+            await self.stop()
+            raise KafkaError(f"transaction of {self.transactional_id} failed: {exc!r}") from exc
 
     @staticmethod
-    def _fatal(producer: AIOKafkaProducer) -> bool:
-        """True when aiokafka's sender died of fencing or the transaction state is fatal."""
-        manager = getattr(producer, "_txn_manager", None)
-        if manager is not None and manager.is_fatal_error():
-            return True
+    def _fenced(producer: AIOKafkaProducer) -> bool:
+        """True when aiokafka's sender task died of fencing."""
         sender = getattr(producer, "_sender", None)
         task = getattr(sender, "sender_task", None)
         if task is None or not task.done() or task.cancelled():
             return False
         return isinstance(task.exception(), _FENCED)
-
-    async def _abort(self) -> None:
-        producer = self._producer
-        if producer is None:
-            return
-        try:
-            await producer.abort_transaction()
-        except AIOKafkaError:
-            # Not abortable from here (e.g. never begun); closing the producer leaves
-            # it to the broker's timeout or the next owner's init_transactions.
-            await self.stop()
 
     def _discard(self) -> None:
         self._batches = {}

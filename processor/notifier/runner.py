@@ -11,12 +11,14 @@ every sink. Progress is therefore committed only after delivery
 again, and idempotency absorbs them (Alertmanager by label set, webhooks by
 ``Idempotency-Key``, and in-process by each sink's memory of sent ids).
 
-Retries and their trade-off: a failing sink is retried with backoff for up
-to ``notifier_retry_max_s``, during which this notifier makes no progress.
-After that the alerts are counted ``result="failed"``, logged as an error,
-and committed: a sink that is down longer than the budget loses those
-alerts, rather than stopping every other sink and growing the lag without
-bound. Alerts that a 4xx rejects fail at once (retrying cannot help).
+Retries and their trade-off: a failing sink is retried with backoff, and
+after ``notifier_retry_max_s`` it is reported down (metric
+``recho_notifier_sink_down``, one ``alert_sink_down`` log line, the
+RechoNotifierSinkDown rule) and retried every back-off cap until it takes the
+alerts. Nothing is committed past an undelivered alert, so none is dropped
+while a sink is down; the price is that the notifier makes no progress
+meanwhile (its lag grows and is visible). Alerts that a 4xx rejects fail at
+once (retrying cannot help) and are counted ``result="failed"`` and logged.
 On SIGTERM, open groups get one attempt each; what fails, and anything
 interrupted while waiting to retry, stays uncommitted for the next start.
 """

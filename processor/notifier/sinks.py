@@ -33,7 +33,11 @@ from processor.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-ALERTNAMES: Final = {"ERRORED_EVENT": "RechoCallErrored", "CALL_STALLED": "RechoCallStalled"}
+ALERTNAMES: Final = {
+    "ERRORED_EVENT": "RechoCallErrored",
+    "CALL_STALLED": "RechoCallStalled",
+    "ERRORS_UNREADABLE": "RechoCallErrorsUnreadable",
+}
 """Alertmanager ``alertname`` of each alert kind."""
 USER_AGENT: Final = "recho-processor-notifier"
 SLACK_MAX_LINES: Final = 10
@@ -259,6 +263,10 @@ class RetryPolicy:
         return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
 
+RETRY_LOG_ATTEMPTS: Final = 5
+"""Retries logged one by one; past them, a sink that is down logs once (alert_sink_down)."""
+
+
 class Outcome(StrEnum):
     """How a delivery ended (values are metric label values, except ABORTED)."""
 
@@ -274,16 +282,21 @@ async def deliver(
     stop: asyncio.Event,
     on_error: Callable[[DeliveryError, int], None],
     rng: random.Random | None = None,
+    on_down: Callable[[], None] | None = None,
 ) -> Outcome:
-    """Call ``send`` until it succeeds, fails for good, the budget is spent, or ``stop`` is set.
+    """Call ``send`` until it succeeds, fails for good, or ``stop`` is set.
 
     Each failed attempt is reported to ``on_error`` with its attempt number.
-    Returns one of the :class:`Outcome` values.
+    A retriable failure is never given up: once ``policy.budget_s`` is spent,
+    ``on_down`` is called (once) and the sink is retried every ``policy.cap_s``
+    until it takes the alerts, so an alert is never dropped while a sink is
+    down. Only a non-retriable answer (a 4xx) fails. Returns an :class:`Outcome`.
     """
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
     loop = asyncio.get_running_loop()
     deadline = loop.time() + policy.budget_s
     attempt = 0
+    down = False
     while True:
         attempt += 1
         try:
@@ -296,7 +309,10 @@ async def deliver(
             if exc.retry_after_s is not None:
                 delay = max(delay, exc.retry_after_s)  # the receiver knows best
             if loop.time() + delay > deadline:
-                return Outcome.FAILED
+                delay = max(delay, policy.cap_s)
+                if not down and on_down is not None:
+                    on_down()
+                down = True
             if stop.is_set():
                 return Outcome.ABORTED
             try:
@@ -322,6 +338,8 @@ class ReliableSink:
         self.grouped = sink.grouped
         self.policy = policy
         self.recent = recent if recent is not None else RecentIds()
+        self.down = False
+        metrics.NOTIFIER_SINK_DOWN.labels(self.name).set(0)
 
     async def deliver(self, alerts: Sequence[Alert], stop: asyncio.Event) -> Outcome:
         """Deliver what this sink has not taken yet; count and log the results."""
@@ -334,10 +352,29 @@ class ReliableSink:
 
         def on_error(exc: DeliveryError, attempt: int) -> None:
             errors.append(exc)
-            log.warning("alert_delivery_retry", sink=self.name, attempt=attempt, error=str(exc))
+            if attempt <= RETRY_LOG_ATTEMPTS or not self.down:
+                log.warning("alert_delivery_retry", sink=self.name, attempt=attempt, error=str(exc))
 
-        outcome = await deliver(lambda: self.sink.send(fresh), self.policy, stop, on_error)
+        def on_down() -> None:
+            self.down = True
+            metrics.NOTIFIER_SINK_DOWN.labels(self.name).set(1)
+            log.error(
+                "alert_sink_down",
+                sink=self.name,
+                alerts_waiting=len(fresh),
+                failing_for_s=self.policy.budget_s,
+                retry_every_s=self.policy.cap_s,
+                error=str(errors[-1]) if errors else "",
+            )
+
+        outcome = await deliver(
+            lambda: self.sink.send(fresh), self.policy, stop, on_error, on_down=on_down
+        )
         if outcome is Outcome.DELIVERED:
+            if self.down:
+                self.down = False
+                metrics.NOTIFIER_SINK_DOWN.labels(self.name).set(0)
+                log.info("alert_sink_recovered", sink=self.name, attempts=len(errors) + 1)
             self.recent.add_all(alert.alert_id for alert in fresh)
             metrics.NOTIFIER_DELIVERIES.labels(self.name, "delivered").inc(len(fresh))
         elif outcome is Outcome.FAILED:

@@ -166,9 +166,10 @@ class CallAlertRecord(_Record):
         alias="schema", description="Record type and version."
     )
     alert_id: str = Field(description="Deterministic id (32 hex chars).")
-    kind: Literal["ERRORED_EVENT", "CALL_STALLED"] = Field(
+    kind: Literal["ERRORED_EVENT", "CALL_STALLED", "ERRORS_UNREADABLE"] = Field(
         description="ERRORED_EVENT: the event carried errors. CALL_STALLED: no terminal "
-        "event for the configured time."
+        "event for the configured time. ERRORS_UNREADABLE: the event reported errors "
+        "that could not be read; it is in the dead-letter topic."
     )
     severity: Severity = Field(description="critical for *_CALL_ERROR events, else warning.")
     call_id: str = Field(description="The call; also the Kafka key.")

@@ -43,8 +43,12 @@ DLQ_REASONS: Final = ("not_json", "missing_call_id", "invalid_contract", "proces
 ALERT_KINDS: Final[Mapping[AlertKind, str]] = {
     AlertKind.ERRORED_EVENT: "ERRORED_EVENT",
     AlertKind.STALLED: "CALL_STALLED",
+    AlertKind.ERRORS_UNREADABLE: "ERRORS_UNREADABLE",
 }
 """The public name of each alert kind on the alerts topic."""
+
+UNREADABLE_CODE: Final = "UNREADABLE_ERRORS"
+"""Error code of an ERRORS_UNREADABLE alert."""
 
 DLQ_ERROR_MAX_CHARS: Final = 4096
 """Longest ``error`` message kept in a dead letter; a runaway message is cut."""
@@ -217,6 +221,57 @@ def alert_record(
                 "outcome": state.outcome,
             },
             "source": None if source is None else _source(source),
+        }
+    )
+
+
+def unreadable_alert_record(
+    alert: RaiseAlert,
+    state: CallState | None,
+    event_type_raw: str | None,
+    errors_text: str,
+    source: SourceRef,
+) -> bytes:
+    """The alert for an event that claimed errors but could not be read.
+
+    Such an event is dead-lettered (reason and original bytes there); the alert
+    makes sure a claimed error is never silent. ``errors_text`` is the raw
+    ``body.errors`` as JSON text, cut for people.
+    """
+    status = NEW_STATUS if alert.status is None else alert.status.value
+    message = _one_line(f"body.errors could not be read: {errors_text}")
+    error = {"code": UNREADABLE_CODE, "phase": None, "message": message}
+    summary = _one_line(
+        f"{event_type_raw or 'event'} on call {alert.call_id}: {UNREADABLE_CODE} "
+        f"(errors reported but unreadable; the event is in the dead-letter topic)"
+    )
+    return orjson.dumps(
+        {
+            "schema": ALERT_SCHEMA,
+            "alertId": alert.alert_id,
+            "kind": ALERT_KINDS[alert.kind],
+            "severity": alert.severity,
+            "callId": alert.call_id,
+            "projectId": alert.project_id,
+            "direction": alert.direction,
+            "eventType": alert.event_type,
+            "eventTypeRaw": event_type_raw,
+            "callStatus": None,
+            "errorKind": None,
+            "errors": [{**error, "where": None, "timestamp": None}],
+            "errorCodes": [UNREADABLE_CODE],
+            "atMs": alert.at_ms,
+            "summary": summary,
+            "context": {
+                "status": status,
+                "attempts": 0 if state is None else state.attempts,
+                "eventsSeen": 0 if state is None else state.events_seen,
+                "errorCount": 0 if state is None else state.error_count,
+                "firstSeenMs": alert.at_ms if state is None else state.first_seen_ms,
+                "lastSeenMs": alert.last_seen_ms,
+                "outcome": None if state is None else state.outcome,
+            },
+            "source": _source(source),
         }
     )
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Final
+
+import orjson
 
 from processor.calls import CallEvent
 from processor.contract import Envelope, parse_envelope
 from processor.errors import ContractError, MissingCallIdError
 from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
+
+ERRORS_TEXT_MAX_CHARS: Final = 200
+"""How much of an unreadable ``body.errors`` an alert quotes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,45 @@ def received_at_ms(record: Record) -> int:
             except ValueError:
                 break
     return int(record.timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedErrors:
+    """What can be read of an unprocessable body that reports errors."""
+
+    call_id: str
+    project_id: str
+    event_type_raw: str | None
+    errors_text: str
+
+
+def claimed_errors(record: Record) -> ClaimedErrors | None:
+    """For a body that failed the contract: its claim of errors, if it makes one.
+
+    A body claims errors when ``body.errors`` is present and not empty (``[]``,
+    ``null`` and a missing field claim none), whatever its shape; such an event
+    must raise an alert even though it cannot be processed.
+    """
+    try:
+        data = orjson.loads(record.value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    body = data.get("body") if isinstance(data, dict) else None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if errors is None or errors == [] or errors == {} or errors == "":
+        return None
+    call = body.get("data") if isinstance(body, dict) else None
+    call_id = call.get("callId") if isinstance(call, dict) else None
+    if not isinstance(call_id, str) or not call_id:
+        call_id = (record.key or b"").decode("utf-8", errors="replace")
+    project_id = data.get("projectId")
+    event_type = data.get("eventType")
+    return ClaimedErrors(
+        call_id=call_id,
+        project_id=project_id if isinstance(project_id, str) else "",
+        event_type_raw=event_type if isinstance(event_type, str) else None,
+        errors_text=orjson.dumps(errors).decode()[:ERRORS_TEXT_MAX_CHARS],
+    )
 
 
 def dlq_reason(error: ContractError) -> str:

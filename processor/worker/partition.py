@@ -9,6 +9,7 @@ transactions too, so those timers survive restarts and rebalances.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 
@@ -16,18 +17,24 @@ import structlog
 
 from processor import metrics
 from processor.calls import (
+    CRITICAL_EVENT_TYPES,
+    AlertKind,
     CallFinished,
     CallState,
     EmitEvent,
     RaiseAlert,
+    Severity,
+    alert_id,
     check_stalled,
     handle,
     is_expired,
 )
+from processor.contract import EventType
 from processor.errors import ContractError
 from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
 from processor.outputs.records import (
+    UNREADABLE_CODE,
     SourceRef,
     alert_record,
     changelog_record,
@@ -35,9 +42,16 @@ from processor.outputs.records import (
     event_record,
     parse_changelog,
     state_record,
+    unreadable_alert_record,
 )
 from processor.settings import Settings
-from processor.worker.ingest import dlq_reason, ingest
+from processor.worker.ingest import (
+    ClaimedErrors,
+    claimed_errors,
+    dlq_reason,
+    ingest,
+    received_at_ms,
+)
 from processor.worker.labels import LabelCache
 from processor.worker.store import CallStore, status_key
 
@@ -107,6 +121,9 @@ class PartitionWorker:
                 ingested = ingest(record)
             except ContractError as exc:
                 self._dead_letter(record, source, dlq_reason(exc), exc.message)
+                claim = claimed_errors(record)
+                if claim is not None:
+                    self._alert_unreadable(claim, record, source)
                 continue
             envelope, event = ingested.envelope, ingested.event
             try:
@@ -165,6 +182,35 @@ class PartitionWorker:
             offset=record.offset,
         )
         self._received.append(record.timestamp)
+
+    def _alert_unreadable(self, claim: ClaimedErrors, record: Record, source: SourceRef) -> None:
+        """Alert on an event that reported errors nobody could read (it is dead-lettered)."""
+        state = self.store.get(claim.call_id) if claim.call_id else None
+        raw_type = claim.event_type_raw or ""
+        event_type = EventType(raw_type) if raw_type in EventType.__members__ else EventType.UNKNOWN
+        received = received_at_ms(record)
+        alert = RaiseAlert(
+            kind=AlertKind.ERRORS_UNREADABLE,
+            severity=Severity.CRITICAL if event_type in CRITICAL_EVENT_TYPES else Severity.WARNING,
+            alert_id=alert_id(
+                claim.call_id, f"unreadable\x00{hashlib.sha256(record.value or b'').hexdigest()}"
+            ),
+            call_id=claim.call_id,
+            project_id=claim.project_id,
+            direction=event_type.direction,
+            status=None if state is None else state.status,
+            at_ms=received,
+            last_seen_ms=received if state is None else state.last_seen_ms,
+            event_type=None if event_type is EventType.UNKNOWN else event_type,
+            error_codes=(UNREADABLE_CODE,),
+        )
+        key = claim.call_id.encode()
+        self._tx.stage(
+            self._alerts,
+            key,
+            unreadable_alert_record(alert, state, claim.event_type_raw, claim.errors_text, source),
+        )
+        self._alerted(alert)
 
     def _alerted(self, alert: RaiseAlert) -> None:
         self._labels.alert(alert)

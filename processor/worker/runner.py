@@ -12,6 +12,7 @@ A fenced worker stops (another instance owns its partitions now).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import structlog
@@ -26,6 +27,7 @@ from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
 from processor.worker.labels import LabelCache
 from processor.worker.partition import PartitionWorker
+from processor.worker.recovery import Recovery
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +52,7 @@ class Worker:
         self._last_sweep = 0.0
         self._status_labels: set[str] = set()
         self._caught_up_ms: dict[int, int] = {}
+        self._recovery = Recovery()
 
     # --- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -58,19 +61,42 @@ class Worker:
         await self._consumer.start()
 
     async def stop(self) -> None:
-        """Leave the group and close every partition's producer."""
+        """Leave the group and close every partition's producer (bounded either way).
+
+        Uncommitted work is not committed: the next owner starts from the last commit.
+        """
         await self._consumer.stop()
-        async with self._lock:
-            for partition in list(self.partitions):
-                await self._drop(partition)
+        await asyncio.gather(*(self._drop(p) for p in list(self.partitions)))
+        self._recovery.clear()
+
+    @property
+    def ready(self) -> bool:
+        """In the group, connected to its coordinator, and no partition waiting to recover."""
+        return self.joined and self._consumer.connected and not self._recovery.pending
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Process until ``stop`` is set; raise FencedError if fenced."""
+        """Process until ``stop`` is set; raise FencedError if fenced.
+
+        A step still running when ``stop`` is set (a commit waiting for an absent
+        broker) gets ``worker_drain_timeout_s`` to finish, then is cancelled.
+        """
         await self.start()
+        stopping = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
-                await self.step()
+                step = asyncio.create_task(self.step())
+                await asyncio.wait({step, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():
+                    await asyncio.wait({step}, timeout=self.settings.worker_drain_timeout_s)
+                if not step.done():
+                    log.warning("worker_step_abandoned", reason="drain timeout while stopping")
+                    step.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await step
+                    break
+                step.result()
         finally:
+            stopping.cancel()
             await self.stop()
 
     async def _partition_counts(self) -> dict[str, int]:
@@ -92,13 +118,22 @@ class Worker:
     # --- rebalance ---------------------------------------------------------------
     async def _on_assigned(self, partitions: list[int]) -> None:
         self.joined = True
-        await asyncio.gather(*(self._adopt(p) for p in partitions if p not in self.partitions))
+        new = [p for p in partitions if p not in self.partitions]
+        results = await asyncio.gather(*(self._adopt(p) for p in new), return_exceptions=True)
+        for partition, result in zip(new, results, strict=True):
+            if isinstance(result, FencedError):
+                raise result
+            if isinstance(result, KafkaError):
+                self._start_recovery(partition, result)
+            elif isinstance(result, BaseException):
+                raise result
         log.info("partitions_assigned", partitions=partitions)
 
     async def _on_revoked(self, partitions: list[int]) -> None:
         async with self._lock:  # wait for the running batch's commit
             for partition in partitions:
                 await self._drop(partition)
+                self._recovery.forget(partition)
         log.info("partitions_revoked", partitions=partitions)
 
     async def _adopt(self, partition: int) -> None:
@@ -108,10 +143,14 @@ class Worker:
         await transactor.start()  # fences the previous owner, aborting its open transaction
         worker = PartitionWorker(self.settings, partition, transactor, self._labels)
         restored = 0
-        async for batch in read_to_end(
-            self.settings, self.settings.topic_changelog, [partition], role="restore"
-        ):
-            restored += worker.restore(batch)
+        try:
+            async for batch in read_to_end(
+                self.settings, self.settings.topic_changelog, [partition], role="restore"
+            ):
+                restored += worker.restore(batch)
+        except BaseException:  # the broker went away, or we are stopping: no leaked producer
+            await asyncio.shield(transactor.stop())
+            raise
         elapsed = time.perf_counter() - started
         metrics.WORKER_RESTORE_DURATION.observe(elapsed)
         metrics.WORKER_RESTORED_CALLS.inc(len(worker.store))
@@ -135,6 +174,9 @@ class Worker:
     async def step(self) -> None:
         """Fetch one batch, process it, commit it (and run due sweeps)."""
         s = self.settings
+        if self._recovery.due():
+            async with self._lock:
+                await self._recover()
         deadline = time.monotonic() + s.worker_batch_max_ms / 1000
         fetched = 0
         batches: list[dict[int, list[Record]]] = []
@@ -157,6 +199,8 @@ class Worker:
                     worker = self.partitions.get(partition)
                     if worker is not None and partition not in rewound:
                         worker.process(records)
+                    elif partition in self._recovery:
+                        continue  # paused; it restarts from its last commit
                     elif partition not in rewound:
                         # Fetched before its state was restored (aiokafka fetches as soon
                         # as it is assigned) or after it was revoked: fetch it again later.
@@ -188,10 +232,10 @@ class Worker:
                 raise result
             if isinstance(result, BaseException):
                 metrics.WORKER_TRANSACTIONS.labels("aborted").inc()
-                log.error("transaction_failed", partition=worker.partition, error=str(result))
-                await self._rewind(worker.partition)
                 if not isinstance(result, KafkaError):
                     raise result
+                await self._drop(worker.partition)
+                self._start_recovery(worker.partition, result)
                 continue
             metrics.WORKER_TRANSACTIONS.labels("committed").inc()
             metrics.WORKER_TRANSACTION_DURATION.observe(elapsed)
@@ -200,11 +244,33 @@ class Worker:
             for received_ms in result:
                 observe(max(now_ms - received_ms, 0) / 1000)
 
-    async def _rewind(self, partition: int) -> None:
-        """After a failed transaction: reload the partition's state and input position."""
-        await self._drop(partition)
-        await self._adopt(partition)
-        await self._consumer.seek_to_committed(partition)
+    # --- recovery ----------------------------------------------------------------
+    def _start_recovery(self, partition: int, error: Exception) -> None:
+        """Stop processing a partition until it is restarted from its last commit."""
+        self._consumer.pause(partition)
+        if self._recovery.add(partition):
+            log.warning("partition_recovering", partition=partition, error=str(error))
+
+    async def _recover(self) -> None:
+        """Restart paused partitions: new producer (fencing our own open transaction),
+        state from the changelog, position from the committed offset."""
+        assigned = set(self._consumer.assigned())
+        for partition in self._recovery.take_due():
+            if partition not in assigned:
+                continue  # revoked meanwhile: the new owner restores it
+            try:
+                await self._adopt(partition)
+                await self._consumer.seek_to_committed(partition)
+            except FencedError:
+                raise
+            except KafkaError as exc:
+                await self._drop(partition)
+                self._recovery.failed(partition)
+                log.debug("partition_recovery_retry", partition=partition, error=str(exc))
+                continue
+            self._recovery.done(partition)
+            self._consumer.resume(partition)
+            log.info("partition_recovered", partition=partition)
 
     def _lag_seconds(
         self, partition: int, lag: int, last_record_ms: int | None, now_ms: int

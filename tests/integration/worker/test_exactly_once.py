@@ -3,89 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from processor.calls import CallState, handle
 from processor.errors import FencedError
 from processor.kafka import partition_for
 from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
-from processor.worker.ingest import ingest
-from tests.factories import make_envelope, make_error, to_bytes
+from tests.factories import make_envelope, to_bytes
 from tests.integration.conftest import ReadTopic
-from tests.integration.ingress.conftest import free_port
+from tests.integration.worker.checks import (
+    OUTBOUND,
+    assert_exactly_once,
+    committed,
+    expected_states,
+    latest_by_key,
+    traffic,
+    worker_env,
+)
 from tests.integration.worker.conftest import decode, produce, running_worker
-
-OUTBOUND = ["PENDING", "REQUESTED", "CALLING", "CLOSING", "COMPLETED"]
-
-
-def traffic(prefix: str, calls: int, rng: random.Random) -> list[bytes]:
-    """Interleaved full lifecycles of ``calls`` calls, ~10% with an errored event."""
-    pending = {f"{prefix}-{i}": list(OUTBOUND) for i in range(calls)}
-    bodies: list[bytes] = []
-    while pending:
-        call_id = rng.choice(list(pending))
-        status = pending[call_id].pop(0)
-        errors = [make_error()] if status == "CALLING" and rng.random() < 0.1 else []
-        payload = make_envelope(
-            event_type=f"OUTBOUND_CALL_{status}", call_id=call_id, errors=errors
-        )
-        payload["body"]["text"] = f"{call_id} {status} {len(bodies)}"  # unique bodies
-        bodies.append(to_bytes(payload))
-        if not pending[call_id]:
-            del pending[call_id]
-    return bodies
-
-
-def assert_exactly_once(inputs: list[Any], events: list[dict[str, Any]]) -> None:
-    """Every input record appears exactly once among the committed call events."""
-    sources = [(e["source"]["partition"], e["source"]["offset"]) for e in events]
-    assert len(sources) == len(set(sources)), "an input produced two committed events"
-    assert set(sources) == {(r.partition, r.offset) for r in inputs}
-
-
-def expected_states(inputs: list[Any]) -> dict[str, CallState]:
-    """Replay the pure state machine over the inputs in partition order."""
-    states: dict[str, CallState] = {}
-    for record in sorted(inputs, key=lambda r: (r.partition, r.offset)):
-        event = ingest(record).event
-        states[event.call_id], _ = handle(states.get(event.call_id), event)
-    return states
-
-
-def latest_by_key(records: list[Any]) -> dict[str, dict[str, Any]]:
-    """Latest value per key, in offset order (what compaction keeps)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        latest[record.key.decode()] = decode([record])[0]
-    return latest
-
-
-async def committed(admin: AIOKafkaAdminClient, settings: Settings) -> int:
-    """Input records the worker group has committed so far."""
-    offsets = await admin.list_consumer_group_offsets(settings.worker_group_id)
-    return sum(m.offset for tp, m in offsets.items() if tp.topic == settings.topic_webhooks)
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    """Environment for a ``processor worker`` subprocess with these settings."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump(mode="json").items():
-        if name.startswith(("topic_", "worker_", "kafka_")) and value is not None:
-            env[f"PROCESSOR_{name.upper()}"] = str(value)
-    env["PROCESSOR_WORKER_METRICS_PORT"] = str(free_port())
-    env["PROCESSOR_LOG_JSON"] = "true"
-    return env
 
 
 class TestCrash:
@@ -127,6 +70,10 @@ class TestCrash:
             log.close()
             await admin.close()
         assert_exactly_once(inputs, events)
+        # Each transaction's outputs are acknowledged before its offsets and commit are
+        # sent: no produce races the commit, so the broker's transaction verification
+        # never answers NOT_ENOUGH_REPLICAS (which operators read as a replication fault).
+        assert "NotEnoughReplicas" not in (tmp_path / "worker.log").read_text()
         expected = expected_states(inputs)
         states = latest_by_key(await read_topic(s.topic_call_state, len(bodies), timeout_s=5))
         assert set(states) == set(expected)

@@ -135,3 +135,32 @@ class TestDeadLetters:
 
         values = {base64.b64decode(d["valueBase64"]) for d in dead}
         assert b"\xff{not json" in values
+
+    async def test_an_event_with_unreadable_errors_is_dead_lettered_and_alerted(
+        self, worker_settings: Settings, read_topic: ReadTopic
+    ) -> None:
+        """An event whose body.errors is off-schema ("boom", ["boom"]) claims errors:
+        it lands in the DLQ *and* raises one ERRORS_UNREADABLE alert naming the call,
+        while an off-schema event with errors [] raises none."""
+        s = worker_settings
+        bodies = []
+        for call_id, errors in (("u-1", "boom"), ("u-2", ["boom"]), ("u-3", [])):
+            payload = make_envelope(event_type="OUTBOUND_CALL_ERROR", call_id=call_id)
+            payload["body"]["errors"] = errors
+            if call_id == "u-3":
+                payload["body"]["data"]["callStatus"] = 42  # off-schema elsewhere
+            bodies.append(to_bytes(payload))
+        await produce(s, bodies)
+        async with running_worker(s):
+            dead = decode(await read_topic(s.topic_dlq, 3))
+            alerts = decode(await read_topic(s.topic_call_alerts, 2))
+        assert sorted(d["key"] for d in dead) == ["u-1", "u-2", "u-3"]
+        assert {a["callId"]: a["kind"] for a in alerts} == {
+            "u-1": "ERRORS_UNREADABLE",
+            "u-2": "ERRORS_UNREADABLE",
+        }
+        assert all(a["severity"] == "critical" for a in alerts)  # *_CALL_ERROR events
+        assert all(a["errorCodes"] == ["UNREADABLE_ERRORS"] for a in alerts)
+        assert "boom" in alerts[0]["errors"][0]["message"]
+        extra = decode(await read_topic(s.topic_call_alerts, 3, timeout_s=2))
+        assert len(extra) == 2, "an event with errors [] must raise no alert"

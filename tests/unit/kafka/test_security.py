@@ -77,23 +77,24 @@ class TestValidation:
                 {"kafka_security_protocol": "SASL_PLAINTEXT", "kafka_sasl_username": "u"},
                 "exactly one of",
             ),
-            ({"kafka_sasl_username": "u"}, "does not use SASL"),
-            ({"kafka_ssl_ca_file": "/ca.pem"}, "does not use TLS"),
-            (
-                {"kafka_security_protocol": "SSL", "kafka_ssl_key_file": "/k.pem"},
-                "needs PROCESSOR_KAFKA_SSL_CERT_FILE",
-            ),
-            (
-                {"topic_replication_factor": 2, "topic_min_insync_replicas": 3},
-                "above the replication factor",
-            ),
-            ({"ingress_ssl_cert_file": "/c.pem"}, "needs both"),
         ],
     )
     def test_inconsistent_settings_are_refused(self, values: dict[str, Any], message: str) -> None:
         """Settings that cannot work together fail at start, saying which."""
         with pytest.raises(ValidationError, match=message):
             Settings(**values)
+
+    def test_key_without_certificate_is_refused(self) -> None:
+        """A client key without its certificate fails at start, naming both settings."""
+        settings = Settings(kafka_security_protocol="SSL", kafka_ssl_key_file="/k.pem")
+        with pytest.raises(ConfigError, match="needs PROCESSOR_KAFKA_SSL_CERT_FILE"):
+            common_options(settings, "x")
+
+    def test_min_insync_replicas_above_rf_is_refused(self) -> None:
+        """min.insync.replicas above the replication factor would refuse every write."""
+        settings = Settings(topic_replication_factor=2, topic_min_insync_replicas=3)
+        with pytest.raises(ConfigError, match="above the replication factor"):
+            settings.min_insync_replicas()
 
     def test_min_insync_replicas_defaults_to_min_of_2_and_rf(self) -> None:
         """min.insync.replicas of created topics: 1 for RF 1, 2 for RF 2 and 3, or as set."""

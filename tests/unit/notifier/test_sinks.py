@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from prometheus_client import REGISTRY
 
 from processor.errors import ConfigError
+from processor.metrics import NOTIFIER_REGISTRY
 from processor.notifier.grouping import Alert, idempotency_key, parse_alert
 from processor.notifier.runner import Notifier
 from processor.notifier.sinks import (
@@ -43,9 +43,14 @@ def make(
 
 
 def deliveries(sink: str, result: str) -> float:
-    value = REGISTRY.get_sample_value(
+    value = NOTIFIER_REGISTRY.get_sample_value(
         "recho_notifier_deliveries_total", {"sink": sink, "result": result}
     )
+    return value or 0.0
+
+
+def sink_down(sink: str) -> float:
+    value = NOTIFIER_REGISTRY.get_sample_value("recho_notifier_sink_down", {"sink": sink})
     return value or 0.0
 
 
@@ -205,30 +210,51 @@ class TestRetries:
         assert deliveries("alertmanager", "failed") == before + 1
         assert "a" * 32 not in sink.recent
 
-    async def test_retries_stop_when_the_budget_is_spent(
+    async def test_a_sink_down_past_the_budget_is_reported_and_still_retried(
         self, start_receiver: StartReceiver, client: httpx.AsyncClient
     ) -> None:
-        """A sink that keeps failing is given up after notifier_retry_max_s, not forever."""
-        server = await start_receiver(fail_first=10_000)
-        policy = RetryPolicy(budget_s=0.5, base_s=0.02, cap_s=0.1)
+        """A sink failing longer than notifier_retry_max_s is reported down (gauge 1)
+        but its alerts are never given up: once it answers again they are delivered
+        and the gauge returns to 0."""
+        server = await start_receiver(fail_first=12)
+        policy = RetryPolicy(budget_s=0.2, base_s=0.02, cap_s=0.05)
         sink = ReliableSink(WebhookSink(client, server.url), policy)
-        started = time.monotonic()
-        assert await sink.deliver([make()], asyncio.Event()) is Outcome.FAILED
-        assert time.monotonic() - started < 1.5
-        assert len(server.received) >= 3
+        seen_down: list[float] = []
 
-    async def test_unreachable_sink_is_retried(self, client: httpx.AsyncClient) -> None:
-        """Connection refused is a retriable DeliveryError, tried until the budget ends."""
+        async def watch() -> None:
+            while True:
+                seen_down.append(sink_down("webhook"))
+                await asyncio.sleep(0.02)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            assert await sink.deliver([make()], asyncio.Event()) is Outcome.DELIVERED
+        finally:
+            watcher.cancel()
+        assert 1.0 in seen_down
+        assert sink_down("webhook") == 0.0
+        assert len(server.received) == 13
+
+    async def test_unreachable_sink_is_retried_until_stopped(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Connection refused is a retriable DeliveryError: past the budget it is
+        reported down once and retried until shutdown, which aborts (uncommitted)."""
         sink = WebhookSink(client, "http://127.0.0.1:9")  # discard port: nobody listens
         errors: list[tuple[DeliveryError, int]] = []
+        downs: list[int] = []
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.6, stop.set)
         outcome = await deliver(
             lambda: sink.send([make()]),
-            RetryPolicy(budget_s=0.3, base_s=0.02, cap_s=0.05),
-            asyncio.Event(),
+            RetryPolicy(budget_s=0.2, base_s=0.02, cap_s=0.05),
+            stop,
             lambda exc, attempt: errors.append((exc, attempt)),
+            on_down=lambda: downs.append(1),
         )
-        assert outcome is Outcome.FAILED
-        assert len(errors) >= 2
+        assert outcome is Outcome.ABORTED
+        assert downs == [1]
+        assert len(errors) >= 5
         assert all(exc.retriable for exc, _ in errors)
         assert [attempt for _, attempt in errors][:2] == [1, 2]
 
