@@ -13,8 +13,8 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from aiokafka.errors import TopicAlreadyExistsError
 
 from processor.errors import KafkaError, KafkaUnavailableError
-from processor.kafka.closing import close_within
 from processor.kafka.config import common_options
+from processor.kafka.lifecycle import close_within
 from processor.settings import Settings
 
 

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from processor.errors import KafkaError, KafkaUnavailableError
 from processor.kafka.admin import partition_count
 from processor.kafka.config import common_options
-from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
+from processor.kafka.lifecycle import QUICK_CLOSE_TIMEOUT_S, close_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
@@ -73,4 +73,4 @@ async def read_to_end(
     except (AIOKafkaError, TimeoutError) as exc:
         raise KafkaUnavailableError(f"reading {topic} failed: {exc!r}") from exc
     finally:
-        await asyncio.shield(close_consumer(consumer, CLOSE_TIMEOUT_S))
+        await asyncio.shield(close_consumer(consumer, QUICK_CLOSE_TIMEOUT_S))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from processor.kafka.closing import close_within
+from processor.kafka.lifecycle import close_within
 
 
 class TestCloseWithin:
