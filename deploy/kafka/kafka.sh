@@ -77,8 +77,10 @@ resolve_jars() {
   if compgen -G "$lib/kafka_2.13-*.jar" >/dev/null; then return 0; fi
   log "resolving broker jars from Maven Central into $lib"
   mkdir -p "$lib"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$lib"
+  # stdout is kept for this script's own answers (`kafka.sh jars` prints the folder):
+  # Maven's output, and the colour codes it writes even with -q, go to stderr.
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$lib" >&2
 }
 
 # The settings a processor client needs for this broker, one NAME=value a line.

@@ -33,3 +33,17 @@ class TestFormat:
         assert len(ids) == 5000
         assert not [i for i in ids if i.startswith("-")]
         assert all(len(i) == 22 for i in ids)
+
+
+class TestJars:
+    def test_jars_prints_only_the_folder_even_when_it_resolves_them(self, tmp_path: Path) -> None:
+        """On a fresh clone `kafka.sh jars` resolves the jars with Maven first; its stdout
+        must still be just the folder (Maven's colour codes once made the cluster and
+        secured-node fixtures look for jars in '\\x1b[0m…/lib' and fail)."""
+        home = tmp_path / "kafka"
+
+        result = kafka_sh("jars", env={"KAFKA_HOME": str(home)})
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"{home / 'lib'}\n"
+        assert list((home / "lib").glob("kafka_2.13-*.jar"))
