@@ -171,6 +171,29 @@ NOTIFIER_ALERTS_CONSUMED = Counter(
     "Alert records read from the alerts topic.",
 )
 
+# --- explorer ----------------------------------------------------------------
+EXPLORER_ROWS_APPLIED = Counter(
+    "recho_explorer_rows_applied_total",
+    "Records applied to the explorer's query store, by kind (event, state, tombstone, alert).",
+    ["kind"],
+)
+EXPLORER_APPLY_LAG_SECONDS = Gauge(
+    "recho_explorer_apply_lag_seconds",
+    "Age of the last record applied to the query store, by topic (0 when caught up).",
+    ["topic"],
+)
+EXPLORER_QUERY_DURATION = Histogram(
+    "recho_explorer_query_duration_seconds",
+    "Time to answer an explorer request, by route (call, calls, stats, page).",
+    ["route"],
+    buckets=LATENCY_BUCKETS_S,
+)
+EXPLORER_CALLS_DELETED = Counter(
+    "recho_explorer_calls_deleted_total",
+    "Calls removed from the query store, by reason (tombstone, retention).",
+    ["reason"],
+)
+
 # --- every process with a Kafka client -----------------------------------------
 KAFKA_CONNECTION_FAILURES = Counter(
     "recho_kafka_connection_failures_total",
