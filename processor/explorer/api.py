@@ -169,7 +169,10 @@ class ExplorerApp:
 
     def _html_error(self, response: Response) -> Response:
         detail = orjson.loads(response.body)
-        page = web.error_page(response.status, detail.get("message", ""))
+        message = detail.get("message", "")
+        if detail.get("field"):
+            message = f"{detail['field']}: {message}"
+        page = web.error_page(response.status, message)
         return Response(response.status, page.encode(), HTML, response.headers)
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[str, Response]:

@@ -133,6 +133,16 @@ async def running_explorer(settings: Settings) -> AsyncIterator[Explorer]:
         await explorer.stop()
 
 
+@contextlib.asynccontextmanager
+async def explorer_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of an explorer running in this event loop until the block ends."""
+    async with (
+        running_explorer(settings) as explorer,
+        httpx.AsyncClient(base_url=explorer.url, timeout=10) as client,
+    ):
+        yield client
+
+
 async def eventually(
     check: Callable[[], Awaitable[bool]], timeout_s: float = 60.0, what: str = "condition"
 ) -> None:
