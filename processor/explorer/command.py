@@ -56,10 +56,11 @@ class Explorer:
         """Where the web page is."""
         return f"http://{self.settings.explorer_host}:{self.port}/"
 
-    async def start(self) -> None:
-        """Open the store (migrating it), start consuming and serving."""
+    async def start(self, *, consume: bool = True) -> None:
+        """Open the store (migrating it), start consuming (unless told not to) and serving."""
         await self.store.open()
-        self._tasks.append(asyncio.create_task(self.materializer.run(self._stop)))
+        if consume:
+            self._tasks.append(asyncio.create_task(self.materializer.run(self._stop)))
         serving = asyncio.create_task(self._server.serve())
         self._tasks.append(serving)
         while not self._server.started:

@@ -48,6 +48,8 @@ def local_settings(settings: Settings) -> Settings:
         updates["simulate_target_url"] = f"http://127.0.0.1:{port}{path}"
     if "worker_stall_after_s" not in chosen:
         updates["worker_stall_after_s"] = 60.0
+    if "explorer_db_path" not in chosen:
+        updates["explorer_db_path"] = RUN_DIR / "explorer.db"
     return settings.model_copy(update=updates)
 
 
@@ -138,6 +140,9 @@ def _start_children(tree: ProcessTree, settings: Settings) -> dict[str, str]:
         )
     tree.start_processor("ingress", "ingress", settings, ingress + "/readyz")
     tree.start_processor("worker", "worker", settings, worker + "/readyz")
+    explorer = f"http://{host}:{settings.explorer_port}"
+    tree.start_processor("explorer", "explorer", settings, explorer + "/readyz")
+    urls["call explorer"] = explorer + "/"
     sinks = (
         settings.notifier_alertmanager_url,
         settings.notifier_webhook_url,
