@@ -18,7 +18,8 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from processor.settings import Settings
 from tests.integration.conftest import ReadTopic, _in_ci
@@ -88,13 +89,14 @@ class TestWebPage:
                 await eventually(ready, what="the scenario materialised")
 
             def drive() -> None:
+                wait = WebDriverWait(browser, 10)
                 browser.get(explorer.url)
                 assert "Overview" in browser.title
                 browser.find_element(By.TAG_NAME, "body").send_keys("/")
                 search = browser.switch_to.active_element
                 assert search.get_attribute("id") == "search-call-id", "/ focuses the search"
                 search.send_keys("err-1", Keys.ENTER)
-                assert browser.current_url.endswith("/ui/calls/err-1")
+                wait.until(expected_conditions.url_contains("/ui/calls/err-1"))
                 timeline = browser.find_element(By.CSS_SELECTOR, "ol.timeline")
                 steps = timeline.find_elements(By.CSS_SELECTOR, "li.step")
                 assert len(steps) == 3
@@ -102,7 +104,7 @@ class TestWebPage:
                 assert "NETWORK_ERROR" in errors.text
                 assert "Upstream socket reset" in errors.text
                 browser.find_element(By.CSS_SELECTOR, "a.alert-link").click()
-                assert browser.current_url.split("#")[1].startswith("alert-")
+                wait.until(expected_conditions.url_contains("#alert-"))
                 browser.save_screenshot(str(ARTIFACTS / "call-page.png"))
                 browser.get(explorer.url + "ui/calls/dup-1")
                 marked = browser.find_elements(By.CSS_SELECTOR, "li.step.marked")
@@ -112,7 +114,7 @@ class TestWebPage:
                 browser.get(explorer.url + "ui/calls")
                 Select(browser.find_element(By.NAME, "outcome")).select_by_value("COMPLETED")
                 browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
-                assert "outcome=COMPLETED" in browser.current_url
+                wait.until(expected_conditions.url_contains("outcome=COMPLETED"))
                 listed = {
                     a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.calls td a")
                 }
