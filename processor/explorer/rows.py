@@ -116,6 +116,9 @@ class Decoder:
     def decode(self, records: list[Record]) -> Batch:
         """The batch for ``records`` (in per-partition order); bad records are skipped."""
         batch = Batch()
+        # Only a call's last state in the batch is stored: keep the raw values and parse
+        # each call's last one at the end (the worker writes a state per event).
+        states: dict[str, bytes | None] = {}
         for record in records:
             topic = record.topic
             batch.offsets[(topic, record.partition)] = record.offset + 1
@@ -124,10 +127,15 @@ class Decoder:
             try:
                 if topic == self._events:
                     _add_event(batch, record.value)
-                elif topic == self._state:
-                    _add_state(batch, record.key, record.value)
+                elif topic == self._state and record.key is not None:
+                    states[record.key.decode("utf-8", "replace")] = record.value
                 elif topic == self._alerts:
                     _add_alert(batch, record.value)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                batch.skipped += 1
+        for call_id, value in states.items():
+            try:
+                batch.states[call_id] = None if value is None else _state(value)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
                 batch.skipped += 1
         return batch
@@ -174,15 +182,10 @@ def _add_event(batch: Batch, value: bytes | None) -> None:
         )
 
 
-def _add_state(batch: Batch, key: bytes | None, value: bytes | None) -> None:
-    if value is None:
-        if key is not None:
-            batch.states[key.decode("utf-8", "replace")] = None  # tombstone: forget the call
-        return
+def _state(value: bytes) -> StateRow:
     data: dict[str, Any] = orjson.loads(value)
-    call_id: str = data["callId"]
-    batch.states[call_id] = StateRow(
-        call_id=call_id,
+    return StateRow(
+        call_id=data["callId"],
         project_id=data["projectId"],
         direction=data["direction"],
         status=data["status"],

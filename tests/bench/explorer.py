@@ -32,6 +32,7 @@ from processor.explorer.backends import sqlite_dialect
 from processor.explorer.command import Explorer
 from processor.explorer.rows import Decoder
 from processor.explorer.sql import SqlStore
+from processor.explorer.store import CallQuery
 from processor.kafka.admin import create_topics
 from processor.settings import Settings
 from tests.unit.explorer.records import FakeRecord, alert, event, state
@@ -70,6 +71,21 @@ def call_records(index: int, rng: random.Random) -> list[tuple[str, str, bytes]]
             out.append((ALERTS, call_id, orjson.dumps(alert(call_id, offset, uuid.uuid4().hex))))
         previous = status
     return out
+
+
+def explorer_durations() -> list[float]:
+    """Upper bucket bounds of the server-side GET /calls/{id} durations observed so far."""
+    from processor import metrics
+
+    values: list[float] = []
+    for sample_family in metrics.EXPLORER_QUERY_DURATION.collect():
+        previous = 0.0
+        for sample in sample_family.samples:
+            if sample.name.endswith("_bucket") and sample.labels.get("route") == "call":
+                bound = float(sample.labels["le"])
+                values += [bound] * int(sample.value - previous)
+                previous = sample.value
+    return values
 
 
 def fake(records: list[tuple[str, str, bytes]], start: int) -> list[FakeRecord]:
@@ -140,11 +156,15 @@ async def kafka_rate(settings: Settings, calls: int, folder: Path) -> float:
     return events / elapsed
 
 
-async def lookup_latency(calls: int, folder: Path, requests: int) -> dict[str, Any]:
-    """Fill a store with ``calls`` calls, serve it, time GET /calls/{id}."""
-    path = folder / "million.db"
+async def fill(path: Path, calls: int) -> float:
+    """Store ``calls`` calls (unless the file already holds them); seconds taken."""
     store = SqlStore(sqlite_dialect(path))
     await store.open()
+    if len(await store.list_calls(CallQuery(limit=1, until_ms=1_780_000_000_000 + calls * 10))):
+        stored = await store.get_call(f"bench-{calls - 1:08d}")
+        if stored is not None:
+            await store.close()
+            return 0.0  # kept from an earlier run (--keep)
     decoder = Decoder(EVENTS, STATE, ALERTS)
     rng = random.Random(3)
     started = time.perf_counter()
@@ -156,8 +176,16 @@ async def lookup_latency(calls: int, folder: Path, requests: int) -> dict[str, A
             await store.apply(decoder.decode(fake(chunk, position)))  # type: ignore[arg-type]
             position += len(chunk)
             chunk = []
-    fill_s = time.perf_counter() - started
+    elapsed = time.perf_counter() - started
     await store.close()
+    return elapsed
+
+
+async def lookup_latency(calls: int, folder: Path, requests: int) -> dict[str, Any]:
+    """Fill a store with ``calls`` calls, serve it, time GET /calls/{id}."""
+    path = folder / f"calls-{calls}.db"
+    fill_s = await fill(path, calls)
+    rng = random.Random(4)
     settings = Settings(explorer_db_path=path, explorer_port=0,
                         kafka_bootstrap_servers="127.0.0.1:1")  # fmt: skip
     explorer = Explorer(settings)
@@ -176,7 +204,9 @@ async def lookup_latency(calls: int, folder: Path, requests: int) -> dict[str, A
     finally:
         await explorer.stop()
     timings.sort()
+    server = sorted(explorer_durations())
     return {
+        "server_p99_ms": server[int(len(server) * 0.99) - 1] * 1000 if server else 0.0,
         "fill_s": fill_s,
         "db_mib": path.stat().st_size / 2**20,
         "p50_ms": statistics.median(timings) * 1000,
@@ -191,20 +221,29 @@ async def main() -> None:
     parser.add_argument("--lookup-calls", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--keep", type=Path, help="keep the filled store in this folder")
+    parser.add_argument("--lookup-only", action="store_true", help="skip the apply runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-explorer-") as tmp:
         folder = Path(tmp)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        if args.lookup_only:
+            result = await lookup_latency(args.lookup_calls, args.keep or folder, args.requests)
+            print(result)
+            return
         events_s, records_s, events = await apply_rate(args.apply_calls, folder)
         print(f"apply into SQLite: {events:,} events, {events_s:,.0f} events/s "
               f"({records_s:,.0f} records/s incl. states and alerts); goal >= 20,000")  # fmt: skip
         kafka_s = await kafka_rate(Settings(kafka_bootstrap_servers=args.bootstrap),
                                    args.apply_calls, folder)  # fmt: skip
         print(f"through Kafka (materialiser from the beginning): {kafka_s:,.0f} events/s")
-        result = await lookup_latency(args.lookup_calls, folder, args.requests)
+        result = await lookup_latency(args.lookup_calls, args.keep or folder, args.requests)
         print(f"{args.lookup_calls:,} calls stored in {result['fill_s']:.0f} s "
               f"({result['db_mib']:,.0f} MiB); GET /calls/{{id}} over HTTP, {args.requests:,} "
               f"requests: p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
-              f"max {result['max_ms']:.2f} ms; goal p99 <= 10 ms")  # fmt: skip
+              f"max {result['max_ms']:.2f} ms (server side p99 <= "
+              f"{result['server_p99_ms']:.1f} ms, histogram bound); goal p99 <= 10 ms")  # fmt: skip
 
 
 if __name__ == "__main__":
