@@ -7,22 +7,37 @@ PYTHON_BIN ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# uv installs the exact versions and hashes of uv.lock; it is bootstrapped with
+# the machine's python3 (pip --target, or a small venv where pip is missing).
+TOOLS := .tools
+UV_VERSION := 0.13.9
+UV := $(TOOLS)/bin/uv
+UV_ENV := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 KAFKA := PYTHON=$(abspath $(PY)) deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
 
-.PHONY: help venv tools run test test-unit test-integration check lint format typecheck \
+.PHONY: help venv lock tools run test test-unit test-integration check lint format typecheck \
         kafka-up kafka-down kafka-logs topics bench-ingress bench-worker bench-explorer clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	$(PYTHON_BIN) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+$(UV):
+	if $(PYTHON_BIN) -m pip --version >/dev/null 2>&1; then \
+	  PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 \
+	    $(PYTHON_BIN) -m pip install -q --target $(TOOLS) uv==$(UV_VERSION); \
+	else \
+	  $(PYTHON_BIN) -m venv $(TOOLS) && $(TOOLS)/bin/python -m pip install -q uv==$(UV_VERSION); \
+	fi
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV_ENV) $(UV) sync --locked --extra dev --python $(PYTHON_BIN) --quiet
 	touch $@
 
-venv: $(STAMP) ## Create the virtualenv and install everything
+venv: $(STAMP) ## Create the virtualenv with the locked dependencies (uv.lock)
+
+lock: | $(UV) ## Re-resolve uv.lock after changing dependencies in pyproject.toml
+	$(UV_ENV) $(UV) lock --python $(PYTHON_BIN)
 
 run: $(STAMP) ## Run the pipeline locally with simulated traffic (starts Kafka)
 	@bash deploy/tools/install-tools.sh >/dev/null 2>&1 || echo "Alertmanager not installed (needs apt-get); alerts still show in the console"
@@ -69,11 +84,20 @@ bench-ingress: $(STAMP) kafka-up ## Ingress webhooks/s and latency vs Kafka's li
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
 	$(PY) -m tests.bench.ingress
 
-bench-worker: $(STAMP) kafka-up ## Worker events/s with exactly-once vs aiokafka and Kafka's limits; 1M-call restore
+# Peers measured beside the project live in their own environment, never in the runtime install.
+BENCH_VENV := .venv-bench
+QUIX_VERSION := 3.28.1
+
+$(BENCH_VENV)/.installed: | $(UV)
+	$(UV) venv --quiet --python $(PYTHON_BIN) $(BENCH_VENV)
+	VIRTUAL_ENV=$(BENCH_VENV) $(UV) pip install --quiet quixstreams==$(QUIX_VERSION) orjson
+	touch $@
+
+bench-worker: $(STAMP) kafka-up $(BENCH_VENV)/.installed ## Worker events/s with exactly-once vs Quix Streams, aiokafka and Kafka's limits; 1M-call restore
 	$(PY) -m tests.bench.worker
 
 bench-explorer: $(STAMP) kafka-up ## Explorer apply rate into SQLite; GET /calls/{id} p99 with 1M calls
 	$(PY) -m tests.bench.explorer
 
 clean: kafka-down ## Remove the virtualenv, the local Kafka and caches
-	rm -rf $(VENV) .kafka .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(TOOLS) .kafka .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 Every setting of :class:`~processor.settings.Settings` is also a flag
 (``--kafka-bootstrap-servers`` for ``PROCESSOR_KAFKA_BOOTSTRAP_SERVERS``);
-a flag wins over the environment.
+a flag wins over the environment. ``--help`` shows a command the settings it
+reads (processor/flags.py).
 """
 
 from __future__ import annotations
@@ -12,34 +13,13 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from processor.errors import ProcessorError
+from processor.flags import add_settings_flags, settings_from
 from processor.logs import configure_logging
 from processor.settings import Settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
-
-
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("settings (each also read from PROCESSOR_<NAME>)")
-    for name, field in Settings.model_fields.items():
-        group.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=f"setting__{name}",
-            default=argparse.SUPPRESS,
-            metavar="VALUE",
-            help=field.description,
-        )
-
-
-def _settings_from(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {
-        key.removeprefix("setting__"): value
-        for key, value in vars(args).items()
-        if key.startswith("setting__")
-    }
-    return Settings(**overrides)
 
 
 def _topics(settings: Settings, args: argparse.Namespace) -> int:
@@ -155,7 +135,9 @@ def build_parser(commands: dict[str, tuple[str, Command]]) -> argparse.ArgumentP
                 action="store_true",
                 help="start the local broker of deploy/kafka first (make run does)",
             )
-        _add_settings_flags(p)
+        # the usage line names the command's own arguments; settings are listed below it
+        p.usage = p.format_usage().removeprefix("usage: ").rstrip() + " [--SETTING VALUE ...]"
+        add_settings_flags(p, name)
     return parser
 
 
@@ -184,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = commands()
     args = build_parser(table).parse_args(argv)
     try:
-        settings = _settings_from(args)
+        settings = settings_from(args, args.command)
     except ValueError as exc:
         print(f"processor: invalid settings: {exc}", file=sys.stderr)
         return 2

@@ -3,10 +3,12 @@
     ProcessorError                      root; ``retriable`` decides retry vs dead-letter
     ├── ConfigError                     settings that cannot work (bad key file, ...)
     ├── ContractError                   a webhook body that breaks the Recho contract
-    │   └── MissingCallIdError          no usable body.data.callId: nothing to key it by
+    │   ├── MissingCallIdError          no usable body.data.callId: nothing to key it by
+    │   └── NotJsonObjectError          not RFC 8259 JSON, or not an object at the top
     ├── AuthError                       a webhook that fails authentication (401)
     ├── KafkaError                      anything the Kafka boundary translates (retriable)
     │   ├── KafkaUnavailableError       broker down, slow or buffer full (ingress: 503)
+    │   ├── RecordTooLargeError         larger than the topic accepts, ever (ingress: 413)
     │   └── FencedError                 another instance owns this transactional id
     └── DeliveryError                   an alert sink did not take a notification
 
@@ -39,6 +41,10 @@ class MissingCallIdError(ContractError):
     """The body has no usable ``body.data.callId``."""
 
 
+class NotJsonObjectError(ContractError):
+    """The body is not valid JSON (RFC 8259), or its top level is not an object."""
+
+
 class AuthError(ProcessorError):
     """Authentication failed; ``reason`` is a short, bounded, secret-free code."""
 
@@ -56,6 +62,12 @@ class KafkaError(ProcessorError):
 
 class KafkaUnavailableError(KafkaError):
     """Kafka could not take the write in time (down, slow, buffer full)."""
+
+
+class RecordTooLargeError(KafkaError):
+    """The record can never be written: it exceeds the topic's ``max.message.bytes``."""
+
+    retriable = False
 
 
 class FencedError(KafkaError):

@@ -1,7 +1,8 @@
 """A small HTTP endpoint for the background processes: /metrics, /healthz, /readyz.
 
-The worker and the notifier serve it on their own port so Prometheus can
-scrape them and orchestrators can probe them. uvicorn runs it in the
+The worker and the notifier serve it on their own port, each with its own
+registry of processor/metrics.py, so Prometheus can scrape them and
+orchestrators can probe them. uvicorn runs it in the
 process's own event loop.
 """
 
@@ -12,6 +13,7 @@ import contextlib
 from collections.abc import Callable, Generator
 
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from processor.ingress.asgi import Receive, Scope, Send
 from processor.ingress.metrics_endpoint import render_metrics
@@ -21,15 +23,16 @@ from processor.ingress.responses import send_json, send_text
 class OpsApp:
     """ASGI app answering the three operational routes."""
 
-    def __init__(self, ready: Callable[[], bool]) -> None:
+    def __init__(self, ready: Callable[[], bool], registry: CollectorRegistry) -> None:
         self._ready = ready
+        self._registry = registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
         if path == "/metrics":
-            body, content_type = render_metrics()
+            body, content_type = render_metrics(self._registry)
             await send_text(send, 200, body, content_type)
         elif path == "/healthz":
             await send_json(send, 200, {"status": "alive"})
@@ -52,13 +55,16 @@ class EmbeddedServer(uvicorn.Server):
 class OpsServer:
     """The ops endpoint running as a task of this event loop."""
 
-    def __init__(self, host: str, port: int, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self, host: str, port: int, ready: Callable[[], bool], registry: CollectorRegistry
+    ) -> None:
         config = uvicorn.Config(
-            OpsApp(ready),
+            OpsApp(ready, registry),
             host=host,
             port=port,
             lifespan="off",
             log_level="warning",
+            log_config=None,  # uvicorn's records go through the process's structlog formatter
             access_log=False,
         )
         self._server = EmbeddedServer(config)

@@ -70,11 +70,54 @@ class Settings(BaseSettings):
     )
 
     # --- Ingress HTTP ----------------------------------------------------------
-    ingress_host: str = Field("127.0.0.1", description="Ingress bind address.")
+    ingress_host: str = Field(
+        "127.0.0.1",
+        description="Bind address of the ingress, and of the worker's and notifier's /metrics.",
+    )
     ingress_port: int = Field(8080, ge=0, le=65535, description="Ingress port.")
     ingress_workers: int = Field(1, ge=1, description="Ingress processes.")
     ingress_path: str = Field("/webhooks/recho", description="Webhook route.")
-    ingress_max_body_bytes: int = Field(1048576, ge=1, description="Largest accepted body.")
+    ingress_max_body_bytes: int = Field(
+        1047552,
+        ge=1,
+        description="Largest accepted body (413 above it). Lowered at start, with a warning, "
+        "to what the webhooks topic's max.message.bytes holds less 1 KiB for key and headers.",
+    )
+    ingress_max_header_bytes: int = Field(
+        32768, ge=1024, description="Largest request line plus headers (431 above it)."
+    )
+    ingress_max_headers: int = Field(100, ge=8, description="Most header fields (431 above it).")
+    ingress_header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Time to receive the request line and headers, from the connection "
+        "or the request's first byte (408, or a silent close if nothing came).",
+    )
+    ingress_body_timeout_s: float = Field(
+        10.0, gt=0, description="Longest gap between two reads of a request body (408)."
+    )
+    ingress_keep_alive_s: int = Field(
+        30, ge=1, description="How long an idle keep-alive connection is kept open."
+    )
+    ingress_max_connections: int = Field(
+        2048,
+        ge=1,
+        description="Open connections per process; past it a new one gets 503 and is closed.",
+    )
+    ingress_linger_s: float = Field(
+        5.0,
+        ge=0,
+        description="After an early answer (413, 431, ...), how long the unread rest of the "
+        "request is read and discarded so the client sees the answer, not a reset.",
+    )
+    ingress_linger_max_bytes: int = Field(
+        16777216, ge=0, description="Most bytes read and discarded after an early answer."
+    )
+    ingress_failure_log_interval_s: float = Field(
+        10.0,
+        gt=0,
+        description="Failed Kafka writes are logged as one summary line per this interval.",
+    )
     ingress_max_in_flight: int = Field(
         4096, ge=1, description="Requests in flight per process before answering 503."
     )
@@ -208,6 +251,24 @@ class Settings(BaseSettings):
         None, description="Token the simulator sends in BEARER mode."
     )
     simulate_seed: int | None = Field(None, description="Random seed for reproducible traffic.")
+
+    # --- Local run (processor run) ----------------------------------------------
+    run_dir: Path = Field(
+        Path(".run"),
+        description="Folder of processor run's state: logs/ of every child, keys/ (the "
+        "development RSA key pair), alertmanager/ (its storage). Relative to the current "
+        "folder.",
+    )
+    run_alertmanager_port: int = Field(
+        9093, ge=1, le=65535, description="Port of the Alertmanager processor run starts."
+    )
+    run_kafka_controller_port: int = Field(
+        19093,
+        ge=1,
+        le=65535,
+        description="KRaft controller port of the broker processor run --start-kafka starts "
+        "(its listener port is the one of the bootstrap servers).",
+    )
 
     # --- Logging ---------------------------------------------------------------
     log_level: str = Field("INFO", description="Log level.")

@@ -18,19 +18,27 @@ BEGIN = "<!-- settings-table:begin -->"
 END = "<!-- settings-table:end -->"
 
 
-def _default(name: str) -> str:
+def default_text(name: str) -> str:
+    """A setting's default as a user would type it; empty when it has none (or is empty)."""
     field = Settings.model_fields[name]
     if field.default_factory is not None:
         value: object = field.default_factory()  # type: ignore[call-arg]
     else:
         value = field.default
     if value is None or value == []:
-        return "—"
+        return ""
     if isinstance(value, SecretStr):
         return "(secret)"
     if hasattr(value, "value"):
         value = value.value
-    return f"`{value}`"
+    return str(value)
+
+
+def _default(name: str) -> str:
+    if Settings.model_fields[name].default == "":
+        return "``"
+    text = default_text(name)
+    return f"`{text}`" if text else "—"
 
 
 def settings_table() -> str:

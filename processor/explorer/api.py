@@ -210,7 +210,7 @@ class ExplorerApp:
             ready = self._ready()
             return Response(200 if ready else 503, orjson.dumps({"ready": ready}))
         if path == "/metrics":
-            body, content_type = render_metrics()
+            body, content_type = render_metrics(metrics.EXPLORER_REGISTRY)
             return Response(200, body, content_type)
         if path == "/openapi.json":
             return Response(200, self._openapi)

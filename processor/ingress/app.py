@@ -17,9 +17,15 @@ import orjson
 import structlog
 
 from processor import metrics
-from processor.errors import AuthError, ContractError, KafkaUnavailableError
+from processor.errors import (
+    AuthError,
+    ContractError,
+    KafkaUnavailableError,
+    RecordTooLargeError,
+)
 from processor.ingress.asgi import Receive, Scope, Send
 from processor.ingress.auth import Authenticator
+from processor.ingress.failures import WriteFailureLog
 from processor.ingress.metrics_endpoint import render_metrics
 from processor.ingress.openapi import build_openapi
 from processor.ingress.responses import send_json, send_problem, send_text
@@ -32,6 +38,10 @@ log = structlog.get_logger(__name__)
 ROUTE_WEBHOOK = "webhook"
 ROUTE_OTHER = "other"
 _JSON_TYPES = (b"application/json", b"application/cloudevents+json")
+# Room a record needs besides its body: batch and record framing (~80 B), the
+# provenance headers (~400 B) and a callId key. The exact check is the
+# producer's; this only keeps the advertised body limit honest.
+RECORD_OVERHEAD_BYTES = 1024
 
 
 class BodyTooLargeError(Exception):
@@ -61,6 +71,7 @@ class IngressApp:
         self._openapi = orjson.dumps(build_openapi(settings))
         self._connect_task: asyncio.Task[None] | None = None
         self._allowed_projects = frozenset(settings.auth_allowed_project_ids)
+        self.write_failures = WriteFailureLog(settings.ingress_failure_log_interval_s)
         # Metric children looked up once: labels() costs a lock and a dict per call.
         self._status_counters: dict[int, Any] = {}
         self._webhook_duration = metrics.INGRESS_REQUEST_DURATION.labels(ROUTE_WEBHOOK)
@@ -74,8 +85,25 @@ class IngressApp:
 
     @property
     def ready(self) -> bool:
-        """Kafka producer connected and not draining."""
-        return self.publisher.connected and not self.draining
+        """Kafka producer connected, its writes succeeding, and not draining."""
+        return self.publisher.healthy and not self.draining
+
+    def _fit_body_limit(self) -> None:
+        """Lower the body limit to what the topic's ``max.message.bytes`` can hold."""
+        topic_limit = self.publisher.max_message_bytes
+        configured = self.settings.ingress_max_body_bytes
+        if topic_limit is None:
+            return
+        fits = max(topic_limit - RECORD_OVERHEAD_BYTES, 1)
+        self._max_body = min(configured, fits)
+        if fits < configured:
+            log.warning(
+                "ingress_body_limit_lowered",
+                configured_bytes=configured,
+                topic=self._topic,
+                topic_max_message_bytes=topic_limit,
+                effective_bytes=self._max_body,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,13 +136,16 @@ class IngressApp:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
             else:
-                log.info("kafka_connected", topic=self._topic)
+                self._fit_body_limit()
+                log.info("kafka_connected", topic=self._topic, max_body_bytes=self._max_body)
                 return
 
     async def _publish_in_flight(self) -> None:
-        """Copy the in-flight count to its gauge twice a second (not per request)."""
+        """Copy the in-flight count to its gauge twice a second (not per request), and
+        log the write-failure summary once its interval is over."""
         while True:
             metrics.INGRESS_IN_FLIGHT.set(self.in_flight)
+            self.write_failures.flush_due()
             await asyncio.sleep(0.5)
 
     async def shutdown(self) -> None:
@@ -176,13 +207,13 @@ class IngressApp:
             status,
             {
                 "ready": self.ready,
-                "kafka": self.publisher.connected,
+                "kafka": self.publisher.healthy,
                 "draining": self.draining,
             },
         )
 
     async def _metrics(self, send: Send) -> None:
-        body, content_type = render_metrics()
+        body, content_type = render_metrics(metrics.INGRESS_REGISTRY)
         await send_text(send, 200, body, content_type)
 
     async def _openapi_json(self, send: Send) -> None:
@@ -207,7 +238,7 @@ class IngressApp:
 
     async def _handle_webhook(self, scope: Scope, receive: Receive, send: Send) -> int:
         received_at_ms = time.time_ns() // 1_000_000
-        headers = _pick_headers(scope["headers"])
+        headers, repeated = _pick_headers(scope["headers"])
         request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")[:64]
         request_id = request_id or new_request_id()
         if self.draining or self.in_flight > self._max_in_flight or not self.publisher.connected:
@@ -245,6 +276,8 @@ class IngressApp:
         except ClientGoneError:
             return 499  # nginx's code for "client closed request": nothing to answer
         try:
+            if repeated is not None:
+                self.authenticator.reject_repeated(repeated)
             self.authenticator.verify(
                 authorization=headers.get(b"authorization"),
                 signature=headers.get(b"x-recho-signature"),
@@ -288,11 +321,12 @@ class IngressApp:
             delivered = await self.publisher.publish(
                 self._topic, keyed.call_id.encode(), raw, record
             )
+        except RecordTooLargeError as exc:
+            await send_problem(send, 413, "body_too_large", str(exc), request_id)
+            return 413
         except KafkaUnavailableError as exc:
             metrics.INGRESS_KAFKA_UNAVAILABLE.inc()
-            log.warning(
-                "kafka_write_failed", error=str(exc), request_id=request_id, call_id=keyed.call_id
-            )
+            self.write_failures.record(str(exc))
             await send_problem(
                 send,
                 503,
@@ -322,12 +356,15 @@ class IngressApp:
         return 202
 
     async def _too_large(self, send: Send, request_id: str) -> None:
+        # The rest of the body is not read: say the connection ends (the server
+        # still drains it for a bounded time so the client sees this answer).
         await send_problem(
             send,
             413,
             "body_too_large",
             f"body exceeds the {self._max_body} byte limit",
             request_id,
+            extra_headers=[(b"connection", b"close")],
         )
 
 
@@ -355,8 +392,21 @@ _WANTED = frozenset(
 )
 
 
-def _pick_headers(raw_headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    return {name: value for name, value in raw_headers if name in _WANTED}
+_SINGLE = frozenset({b"authorization", b"x-recho-signature", b"x-recho-timestamp"})
+
+
+def _pick_headers(
+    raw_headers: list[tuple[bytes, bytes]],
+) -> tuple[dict[bytes, bytes], bytes | None]:
+    """The headers the ingress reads, and the name of an auth header sent twice, if any."""
+    picked: dict[bytes, bytes] = {}
+    repeated = None
+    for name, value in raw_headers:
+        if name in _WANTED:
+            if name in picked and name in _SINGLE:
+                repeated = name
+            picked[name] = value
+    return picked, repeated
 
 
 def _request_id(scope: Scope) -> str:

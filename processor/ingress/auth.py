@@ -13,12 +13,15 @@ Choices where the Recho docs are silent:
 * **Bearer**: the scheme name is case-insensitive (RFC 7235). Tokens are kept only as
   SHA-256 digests and the presented token's digest is compared with *every* configured one
   (``hmac.compare_digest``), so timing reveals neither which token matched nor its length.
-* **Timestamp**: ASCII digits, optionally with a decimal fraction (``1767225600`` or
-  ``1767225600.25``). The docs say "Unix epoch seconds"; a fraction is accepted because the
-  signature covers the header's exact bytes, so it cannot be altered, and refusing a harmless
-  variant of an unconfirmed format would reject every delivery. Signs, exponents,
-  whitespace and ``_`` are refused. The window ``|now - ts| <= tolerance`` is inclusive
-  and is checked before the RSA verification, which is the expensive step.
+* **Timestamp**: exactly the documented form, Unix epoch seconds as ASCII digits without
+  a leading zero (``1767225600``). Fractions (``1767225600.5``), leading zeros
+  (``01767225600``), signs, exponents, whitespace and ``_`` are refused: one byte string per
+  instant keeps the signed message unambiguous. The window ``|now - ts| <= tolerance`` is
+  inclusive and is checked before the RSA verification, which is the expensive step.
+* **Repeated headers**: a request carrying ``Authorization``, ``X-Recho-Signature`` or
+  ``X-Recho-Timestamp`` more than once is refused (``repeated_header``) in the modes that
+  read that header, rather than letting one copy silently win.
+* **Empty headers**: a header that is present but empty is reported as empty, not missing.
 * **Signature**: standard base64 (``+/``, padded), decoded strictly. RSA PKCS#1 v1.5 with
   SHA-256 over ``<timestamp header bytes>.<raw body bytes>``; PSS signatures do not verify.
   The message is hashed once and checked against each configured key (rotation: any match
@@ -56,6 +59,7 @@ STALE_TIMESTAMP: Final = "stale_timestamp"
 FUTURE_TIMESTAMP: Final = "future_timestamp"
 MALFORMED_SIGNATURE: Final = "malformed_signature"
 BAD_SIGNATURE: Final = "bad_signature"
+REPEATED_HEADER: Final = "repeated_header"
 
 AUTH_FAILURE_REASONS: Final[tuple[str, ...]] = (
     MISSING_TOKEN,
@@ -67,12 +71,13 @@ AUTH_FAILURE_REASONS: Final[tuple[str, ...]] = (
     FUTURE_TIMESTAMP,
     MALFORMED_SIGNATURE,
     BAD_SIGNATURE,
+    REPEATED_HEADER,
 )
 """Every ``AuthError.reason`` :meth:`Authenticator.verify` can raise."""
 
 # Up to 15 digits so that a millisecond timestamp (13 digits) is reported as such, not as
 # "not a number"; bytes patterns match ASCII digits only.
-_TIMESTAMP = re.compile(rb"[0-9]{1,15}(?:\.[0-9]{1,9})?")
+_TIMESTAMP = re.compile(rb"[1-9][0-9]{0,14}")
 # Epoch seconds reach 1e11 in the year 5138: anything above is milliseconds or worse.
 _EPOCH_S_CEILING: Final = 1e11
 # base64 of a 16384-bit signature is 2732 characters; longer is not worth decoding.
@@ -82,6 +87,13 @@ _PKCS1V15: Final = padding.PKCS1v15()
 _PREHASHED_SHA256: Final = utils.Prehashed(hashes.SHA256())
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
 _PUBLIC_KEY_LABELS: Final = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
+_SIGNATURE_HEADERS: Final = frozenset({b"x-recho-signature", b"x-recho-timestamp"})
+_BEARER_HEADERS: Final = frozenset({b"authorization"})
+_HEADER_DISPLAY: Final = {
+    b"authorization": "Authorization",
+    b"x-recho-signature": SIGNATURE_HEADER,
+    b"x-recho-timestamp": TIMESTAMP_HEADER,
+}
 _VERIFIED_MODES: Final = frozenset({AuthMode.NONE, AuthMode.BEARER, AuthMode.SIGNATURE_RSA_SHA256})
 
 
@@ -180,10 +192,28 @@ class Authenticator:
         elif mode is AuthMode.BEARER:
             self._verify_bearer(authorization)
 
+    def header_names(self) -> frozenset[bytes]:
+        """The (lower-case) request headers this mode reads."""
+        if self.mode is AuthMode.SIGNATURE_RSA_SHA256:
+            return _SIGNATURE_HEADERS
+        if self.mode is AuthMode.BEARER:
+            return _BEARER_HEADERS
+        return frozenset()
+
+    def reject_repeated(self, name: bytes) -> None:
+        """Raise ``repeated_header`` if this mode reads the header ``name`` that came twice."""
+        if name in self.header_names():
+            shown = _HEADER_DISPLAY.get(name, name.decode("latin-1"))
+            raise AuthError(
+                REPEATED_HEADER,
+                f"the {shown} header appears more than once; send it exactly once",
+            )
+
     def _verify_bearer(self, authorization: bytes | None) -> None:
         if not authorization:
+            state = "is missing" if authorization is None else "is empty"
             raise AuthError(
-                MISSING_TOKEN, "the Authorization header is missing; expected 'Bearer <token>'"
+                MISSING_TOKEN, f"the Authorization header {state}; expected 'Bearer <token>'"
             )
         if authorization[:7].lower() != _BEARER:
             raise AuthError(
@@ -206,13 +236,16 @@ class Authenticator:
         self, signature: bytes | None, timestamp: bytes | None, body: bytes, now_s: float
     ) -> None:
         if not signature:
-            raise AuthError(MISSING_SIGNATURE, f"the {SIGNATURE_HEADER} header is missing")
+            state = "is missing" if signature is None else "is empty"
+            raise AuthError(MISSING_SIGNATURE, f"the {SIGNATURE_HEADER} header {state}")
         if not timestamp:
-            raise AuthError(MISSING_TIMESTAMP, f"the {TIMESTAMP_HEADER} header is missing")
+            state = "is missing" if timestamp is None else "is empty"
+            raise AuthError(MISSING_TIMESTAMP, f"the {TIMESTAMP_HEADER} header {state}")
         if _TIMESTAMP.fullmatch(timestamp) is None:
             raise AuthError(
                 INVALID_TIMESTAMP,
-                f"{TIMESTAMP_HEADER} is not Unix epoch seconds (expected digits, e.g. 1767225600)",
+                f"{TIMESTAMP_HEADER} is not Unix epoch seconds (expected whole seconds as "
+                "digits without a leading zero, e.g. 1767225600)",
             )
         self._check_window(now_s - float(timestamp))
         if len(signature) > _MAX_SIGNATURE_CHARS:

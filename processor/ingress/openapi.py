@@ -71,11 +71,22 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _problem("Not JSON, or no usable body.data.callId"),
-                        "401": _problem("Authentication failed (token, signature, timestamp)"),
+                        "400": _problem(
+                            "Not RFC 8259 JSON, not a JSON object, no usable "
+                            "body.data.callId, or a malformed HTTP request"
+                        ),
+                        "401": _problem(
+                            "Authentication failed (token, signature, timestamp, "
+                            "repeated auth header)"
+                        ),
                         "403": _problem("projectId not in the allow-list"),
-                        "413": _problem("Body larger than the limit"),
+                        "408": _problem("Request head or body bytes did not arrive in time"),
+                        "413": _problem(
+                            "Body larger than the limit, or the record larger than the "
+                            "topic's max.message.bytes"
+                        ),
                         "415": _problem("Content-Type is not application/json"),
+                        "431": _problem("Request line and headers too large, or too many"),
                         "503": {
                             **_problem("Kafka cannot take the write now; retry"),
                             "headers": retry_after,

@@ -23,6 +23,7 @@ from prometheus_client import multiprocess
 from processor.ingress.app import IngressApp
 from processor.ingress.auth import Authenticator
 from processor.ingress.metrics_endpoint import MULTIPROC_ENV
+from processor.ingress.protocol import protocol_class
 from processor.kafka import Publisher
 from processor.logs import configure_logging, get_logger
 from processor.settings import Settings
@@ -32,7 +33,8 @@ log = get_logger(__name__)
 
 def create_app(settings: Settings) -> IngressApp:
     """The ingress app with its publisher and authenticator (fails on bad auth config)."""
-    return IngressApp(settings, Publisher(settings), Authenticator.from_settings(settings))
+    publisher = Publisher(settings, size_topic=settings.topic_webhooks)
+    return IngressApp(settings, publisher, Authenticator.from_settings(settings))
 
 
 class _DrainingServer(uvicorn.Server):
@@ -54,14 +56,15 @@ def uvicorn_config(settings: Settings, app: IngressApp) -> uvicorn.Config:
         host=settings.ingress_host,
         port=settings.ingress_port,
         loop="auto",
-        http="auto",
+        http=protocol_class(settings),  # httptools with header, time and connection bounds
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # client addresses are not used; skip the middleware
         server_header=False,
         log_level="warning",
+        log_config=None,  # uvicorn's records go through the process's structlog formatter
         backlog=4096,
-        timeout_keep_alive=30,
+        timeout_keep_alive=settings.ingress_keep_alive_s,
         timeout_graceful_shutdown=int(settings.ingress_drain_timeout_s) + 1,
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from processor.contract import parse_envelope
-from processor.errors import ContractError, MissingCallIdError
+from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 
 FLAG_OFF_SCHEMA = "off_schema"
 
@@ -43,7 +43,7 @@ def key_webhook(raw: bytes) -> Keyed:
     """
     try:
         envelope = parse_envelope(raw)
-    except MissingCallIdError:
+    except (MissingCallIdError, NotJsonObjectError):
         raise
     except ContractError as exc:
         return _key_off_schema(raw, exc)
@@ -51,10 +51,7 @@ def key_webhook(raw: bytes) -> Keyed:
 
 
 def _key_off_schema(raw: bytes, error: ContractError) -> Keyed:
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"body is not valid JSON: {exc}") from exc
+    document = orjson.loads(raw)  # parse_envelope already required a JSON object
     call_id = project_id = None
     if isinstance(document, dict):
         project_id = document.get("projectId")

@@ -157,3 +157,38 @@ async def probe(bootstrap_servers: str, timeout_s: float) -> int:
     if not brokers:
         raise KafkaUnavailableError(f"Kafka at {bootstrap_servers} lists no brokers yet")
     return len(brokers)
+
+
+# Kafka's own default for ``message.max.bytes`` / ``max.message.bytes`` (1 MiB + 12).
+KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1048588
+
+
+async def max_message_bytes(settings: Settings, topic: str) -> int:
+    """The largest record batch ``topic`` accepts: its effective ``max.message.bytes``.
+
+    A topic that does not exist yet would be created with the broker's
+    ``message.max.bytes``, so that is read instead. Kafka's default is assumed
+    when neither can be read (an ACL that forbids DescribeConfigs, say).
+    """
+    admin = await _admin(settings)
+    try:
+        existing = set(await admin.list_topics())
+        if topic in existing:
+            resource = ConfigResource(ConfigResourceType.TOPIC, topic, None)
+            wanted = "max.message.bytes"
+        else:
+            cluster = await admin.describe_cluster()
+            broker = str(cluster["brokers"][0]["node_id"])
+            resource = ConfigResource(ConfigResourceType.BROKER, broker, None)
+            wanted = "message.max.bytes"
+        responses = await admin.describe_configs([resource])
+    except (AIOKafkaError, KeyError, IndexError):
+        return KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+    finally:
+        await admin.close()
+    for response in responses:
+        for _code, _msg, _type, _name, entries in response.resources:
+            for entry in entries:
+                if entry[0] == wanted and entry[1] is not None:
+                    return int(entry[1])
+    return KAFKA_DEFAULT_MAX_MESSAGE_BYTES

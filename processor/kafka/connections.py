@@ -129,5 +129,6 @@ def install() -> None:
             "aiokafka",
             "aiokafka.consumer.group_coordinator",
             "aiokafka.consumer.fetcher",
+            "aiokafka.producer.sender",
         ):
             logging.getLogger(name).addFilter(noise)

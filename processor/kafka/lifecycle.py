@@ -12,7 +12,7 @@ are cancelled and its connections closed; what was not delivered is dropped
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Awaitable
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -29,13 +29,12 @@ async def close_producer(producer: AIOKafkaProducer, timeout_s: float) -> None:
         return
     except TimeoutError:
         pass
+    except asyncio.CancelledError:
+        _reraise_if_cancelled()
     # stop() was interrupted after marking the producer closed: finish its job
     # without waiting for delivery (aiokafka has no public "close now").
-    sender = producer._sender  # private: the only way to abandon undelivered batches
-    with contextlib.suppress(Exception):
-        await sender.close()
-    with contextlib.suppress(Exception):
-        await producer.client.close()
+    await _quietly(producer._sender.close())  # private: abandons undelivered batches
+    await _quietly(producer.client.close())
 
 
 async def close_consumer(consumer: AIOKafkaConsumer, timeout_s: float) -> None:
@@ -46,13 +45,31 @@ async def close_consumer(consumer: AIOKafkaConsumer, timeout_s: float) -> None:
         return
     except TimeoutError:
         pass
+    except asyncio.CancelledError:
+        # aiokafka's fetcher cancels its own fetch task on close and then re-raises
+        # that cancellation (seen with the broker gone); only ours must propagate.
+        _reraise_if_cancelled()
     coordinator = consumer._coordinator  # private: cancel its heartbeat/commit tasks
     if coordinator is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(coordinator.close(), 1)
-    fetcher = consumer._fetcher
+        await _quietly(coordinator.close())
+    fetcher = consumer._fetcher  # private
     if fetcher is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(fetcher.close(), 1)
-    with contextlib.suppress(Exception):
-        await consumer._client.close()
+        await _quietly(fetcher.close())
+    await _quietly(consumer._client.close())  # private
+
+
+async def _quietly(closing: Awaitable[object], timeout_s: float = 1.0) -> None:
+    """Await a close step within ``timeout_s``, ignoring its failure (we are giving up)."""
+    try:
+        await asyncio.wait_for(closing, timeout_s)
+    except asyncio.CancelledError:
+        _reraise_if_cancelled()
+    except Exception:  # noqa: S110 - best effort: the client is being abandoned
+        pass
+
+
+def _reraise_if_cancelled() -> None:
+    """Re-raise inside an ``except CancelledError`` when this task itself is being cancelled."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

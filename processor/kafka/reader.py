@@ -6,16 +6,25 @@ replay. read_committed: records of aborted transactions are never seen.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from typing import Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError as AIOKafkaError
 
-from processor.errors import KafkaError
+from processor.errors import KafkaError, KafkaUnavailableError
 from processor.kafka.admin import partition_count
 from processor.kafka.config import common_options
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
+
+_REQUEST_TIMEOUT_S: Final = 30.0
+"""Bound on connecting and on reading the start and end offsets."""
+_STALL_S: Final = 30.0
+"""A read that fetches nothing for this long while records remain has lost its broker."""
 
 
 async def read_to_end(
@@ -32,7 +41,8 @@ async def read_to_end(
         fetch_max_bytes=64 * 1024 * 1024,
     )
     try:
-        await consumer.start()
+        async with asyncio.timeout(_REQUEST_TIMEOUT_S):
+            await consumer.start()
         if partitions is None:
             count = await partition_count(settings, topic)
             if not count:
@@ -40,21 +50,27 @@ async def read_to_end(
             partitions = list(range(count))
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
+        async with asyncio.timeout(_REQUEST_TIMEOUT_S):
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if ends[tp] > 0}
         for tp in list(remaining):
             if await consumer.position(tp) >= ends[tp]:
                 remaining.discard(tp)
+        idle_since = time.monotonic()
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=500)
+            if any(batches.values()):
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > _STALL_S:
+                raise KafkaUnavailableError(f"reading {topic} made no progress for {_STALL_S:g} s")
             for records in batches.values():
                 if records:
                     yield records
             for tp in list(remaining):
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-    except AIOKafkaError as exc:
-        raise KafkaError(f"reading {topic} failed: {exc}") from exc
+    except (AIOKafkaError, TimeoutError) as exc:
+        raise KafkaUnavailableError(f"reading {topic} failed: {exc!r}") from exc
     finally:
-        await consumer.stop()
+        await asyncio.shield(close_consumer(consumer, CLOSE_TIMEOUT_S))

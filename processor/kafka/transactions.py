@@ -83,6 +83,9 @@ class PartitionTransactor:
         except (AIOKafkaError, TimeoutError) as exc:
             await close_producer(producer, CLOSE_TIMEOUT_S)
             raise KafkaUnavailableError(f"cannot start transactional producer: {exc!r}") from exc
+        except asyncio.CancelledError:  # stopping while the broker is away
+            await asyncio.shield(close_producer(producer, CLOSE_TIMEOUT_S))
+            raise
         self._producer = producer
 
     async def stop(self) -> None:

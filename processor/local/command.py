@@ -4,7 +4,8 @@ Everything a newcomer needs to watch the pipeline work on a laptop: the
 simulator signs its webhooks with a development RSA key the ingress trusts,
 errored calls raise alerts that reach a local Alertmanager (when installed),
 and Ctrl-C stops the whole tree, including the broker if this command
-started it.
+started it. Every port is a setting, and everything the run writes (child
+logs, the key pair, Alertmanager's storage) goes under ``run_dir``.
 """
 
 from __future__ import annotations
@@ -31,14 +32,14 @@ from processor.simulate.sender import ensure_key_pair
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 ALERTMANAGER_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
-ALERTMANAGER_PORT = 9093
-RUN_DIR = Path(".run")
 
 
 def local_settings(settings: Settings) -> Settings:
     """The settings of a local run: signed traffic, quicker calls, a local Alertmanager."""
     chosen = settings.model_fields_set
     updates: dict[str, object] = {}
+    if "simulate_key_dir" not in chosen:
+        updates["simulate_key_dir"] = settings.run_dir / "keys"
     if "auth_mode" not in chosen:
         updates["auth_mode"] = AuthMode.SIGNATURE_RSA_SHA256
     if "simulate_time_scale" not in chosen:
@@ -49,8 +50,23 @@ def local_settings(settings: Settings) -> Settings:
     if "worker_stall_after_s" not in chosen:
         updates["worker_stall_after_s"] = 60.0
     if "explorer_db_path" not in chosen:
-        updates["explorer_db_path"] = RUN_DIR / "explorer.db"
+        updates["explorer_db_path"] = settings.run_dir / "explorer.db"
     return settings.model_copy(update=updates)
+
+
+def kafka_env(settings: Settings) -> dict[str, str]:
+    """The environment of ``deploy/kafka/kafka.sh`` for a broker at the bootstrap servers.
+
+    KAFKA_HOME is left to the caller's environment (default: the repository's .kafka).
+    """
+    first = settings.kafka_bootstrap_servers.split(",")[0].strip()
+    _, _, port = first.rpartition(":")
+    return {
+        **dict(os.environ),
+        "PYTHON": sys.executable,
+        "KAFKA_PORT": port if port.isdigit() else "9092",
+        "KAFKA_CONTROLLER_PORT": str(settings.run_kafka_controller_port),
+    }
 
 
 async def _kafka_up(settings: Settings, start: bool) -> bool:
@@ -61,9 +77,8 @@ async def _kafka_up(settings: Settings, start: bool) -> bool:
     except Exception:
         if not start:
             raise
-    env = {"PYTHON": sys.executable}
     await asyncio.to_thread(
-        subprocess.run, ["bash", str(KAFKA_SH), "up"], check=True, env={**dict(os.environ), **env}
+        subprocess.run, ["bash", str(KAFKA_SH), "up"], check=True, env=kafka_env(settings)
     )
     return True
 
@@ -84,7 +99,7 @@ async def run_local(settings: Settings, *, start_kafka: bool) -> int:
         settings = settings.model_copy(
             update={"auth_public_keys_dir": public.parent, "simulate_key_dir": public.parent}
         )
-    tree = ProcessTree(RUN_DIR)
+    tree = ProcessTree(settings.run_dir)
     urls = _start_children(tree, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -106,10 +121,21 @@ async def run_local(settings: Settings, *, start_kafka: bool) -> int:
                 subprocess.run,
                 ["bash", str(KAFKA_SH), "down"],
                 check=False,
-                env={**dict(os.environ), "PYTHON": sys.executable},
+                env=kafka_env(settings),
             )
-        out.print(f"stopped; logs are in {RUN_DIR / 'logs'}")
+        out.print(f"stopped; logs are in {settings.run_dir / 'logs'}")
     return 0
+
+
+def alertmanager_command(binary: str, settings: Settings) -> list[str]:
+    """Alertmanager on 127.0.0.1:``run_alertmanager_port``, storing under ``run_dir``."""
+    return [
+        binary,
+        f"--config.file={ALERTMANAGER_CONFIG}",
+        f"--storage.path={settings.run_dir / 'alertmanager'}",
+        f"--web.listen-address=127.0.0.1:{settings.run_alertmanager_port}",
+        "--cluster.listen-address=",  # one instance; no gossip port to collide
+    ]
 
 
 def _start_children(tree: ProcessTree, settings: Settings) -> dict[str, str]:
@@ -123,21 +149,14 @@ def _start_children(tree: ProcessTree, settings: Settings) -> dict[str, str]:
     }
     alertmanager = find_alertmanager()
     if alertmanager and not settings.notifier_alertmanager_url and ALERTMANAGER_CONFIG.exists():
+        url = f"http://{host}:{settings.run_alertmanager_port}"
         tree.start(
             "alertmanager",
-            [
-                alertmanager,
-                f"--config.file={ALERTMANAGER_CONFIG}",
-                f"--storage.path={RUN_DIR / 'alertmanager'}",
-                f"--web.listen-address={host}:{ALERTMANAGER_PORT}",
-                "--cluster.listen-address=",
-            ],
+            alertmanager_command(alertmanager, settings),
             {},
-            ready_url=f"http://{host}:{ALERTMANAGER_PORT}/-/ready",
+            ready_url=f"{url}/-/ready",
         )
-        settings = settings.model_copy(
-            update={"notifier_alertmanager_url": f"http://{host}:{ALERTMANAGER_PORT}"}
-        )
+        settings = settings.model_copy(update={"notifier_alertmanager_url": url})
     tree.start_processor("ingress", "ingress", settings, ingress + "/readyz")
     tree.start_processor("worker", "worker", settings, worker + "/readyz")
     explorer = f"http://{host}:{settings.explorer_port}"

@@ -7,6 +7,7 @@ import signal
 
 import structlog
 
+from processor import metrics
 from processor.notifier.runner import Notifier
 from processor.notifier.sinks import RetryPolicy
 from processor.ops_http import OpsServer
@@ -33,7 +34,12 @@ async def run_notifier(
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     notifier = Notifier(settings, policy)
-    ops = OpsServer(settings.ingress_host, settings.notifier_metrics_port, lambda: notifier.joined)
+    ops = OpsServer(
+        settings.ingress_host,
+        settings.notifier_metrics_port,
+        lambda: notifier.joined,
+        metrics.NOTIFIER_REGISTRY,
+    )
     await ops.start()
     log.info(
         "notifier_started",

@@ -7,6 +7,7 @@ import signal
 
 import structlog
 
+from processor import metrics
 from processor.errors import FencedError
 from processor.ops_http import OpsServer
 from processor.settings import Settings
@@ -22,7 +23,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> i
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker = Worker(settings)
-    ops = OpsServer(settings.ingress_host, settings.worker_metrics_port, lambda: worker.ready)
+    ops = OpsServer(
+        settings.ingress_host,
+        settings.worker_metrics_port,
+        lambda: worker.ready,
+        metrics.WORKER_REGISTRY,
+    )
     await ops.start()
     log.info(
         "worker_started", group=settings.worker_group_id, metrics_port=settings.worker_metrics_port

@@ -66,8 +66,7 @@ class Worker:
         Uncommitted work is not committed: the next owner starts from the last commit.
         """
         await self._consumer.stop()
-        for partition in list(self.partitions):
-            await self._drop(partition)
+        await asyncio.gather(*(self._drop(p) for p in list(self.partitions)))
         self._recovery.clear()
 
     @property
@@ -144,10 +143,14 @@ class Worker:
         await transactor.start()  # fences the previous owner, aborting its open transaction
         worker = PartitionWorker(self.settings, partition, transactor, self._labels)
         restored = 0
-        async for batch in read_to_end(
-            self.settings, self.settings.topic_changelog, [partition], role="restore"
-        ):
-            restored += worker.restore(batch)
+        try:
+            async for batch in read_to_end(
+                self.settings, self.settings.topic_changelog, [partition], role="restore"
+            ):
+                restored += worker.restore(batch)
+        except BaseException:  # the broker went away, or we are stopping: no leaked producer
+            await asyncio.shield(transactor.stop())
+            raise
         elapsed = time.perf_counter() - started
         metrics.WORKER_RESTORE_DURATION.observe(elapsed)
         metrics.WORKER_RESTORED_CALLS.inc(len(worker.store))

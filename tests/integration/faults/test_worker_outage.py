@@ -280,3 +280,70 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
     errored_alerts = [a for a in alerts if a.get("kind") != "CALL_STALLED"]
     assert len(errored_alerts) == len(errored)
     assert len({a["alertId"] for a in errored_alerts}) == len(errored)
+    print(  # the figures of a run, shown with `pytest -s`
+        f"{scenario}: inputs={len(inputs)} unique_bodies={len({r.value for r in inputs})} "
+        f"events={len(events)} errored={len(errored)} alerts={len(errored_alerts)} "
+        f"lost=0 duplicated=0 unready_after_s={went_unready_s:.1f}"
+    )
+
+
+@pytest.mark.timeout(240)
+async def test_sigterm_while_the_broker_is_down_exits_cleanly_and_in_time(
+    stoppable_broker: StoppableBroker, tmp_path: Path
+) -> None:
+    """With the broker killed under a flowing stream, SIGTERM stops the worker within its
+    drain timeout plus the clients' close bounds, with rc 0 and no traceback; after the
+    broker returns, a new worker finishes the stream exactly once."""
+    broker = stoppable_broker
+    prefix = "fsigterm"
+    settings = Settings(
+        kafka_bootstrap_servers=broker.bootstrap,
+        topic_partitions=3,
+        worker_group_id=f"{prefix}-worker",
+        worker_transactional_id_prefix=f"{prefix}-worker",
+        worker_batch_max_ms=50,
+        worker_drain_timeout_s=3.0,
+        worker_metrics_port=free_port(),
+        **unique_topics(prefix),
+    )
+    await create_topics(settings)
+    bodies = traffic(prefix, 300, random.Random(3))
+    stream = Stream(settings, bodies, per_s=500)
+    log = tmp_path / "worker.log"
+    try:
+        async with worker_process(settings, log) as worker:
+            feeding = asyncio.create_task(stream.run())
+            try:
+
+                async def some_sent() -> bool:
+                    return stream.sent >= len(bodies) // 2
+
+                await wait_for(some_sent, 60, "half of the stream", worker)
+                stream.broker_up.clear()
+                broker.kill()
+                await asyncio.sleep(2)  # commits now wait for a broker that is gone
+                worker.send_signal(signal.SIGTERM)
+                started = time.monotonic()
+                code = await asyncio.to_thread(worker.wait, 60)
+                took_s = time.monotonic() - started
+            finally:
+                feeding.cancel()
+        output = log.read_text()
+        assert code == 0, output[-3000:]
+        assert took_s < 3.0 + 5.0 + 5.0 + 2.0, f"stopping took {took_s:.1f} s"
+        assert "Traceback" not in output, output[-3000:]
+        assert "Unclosed" not in output, output[-3000:]
+    finally:
+        broker.up()
+    stream.broker_up.set()
+    await asyncio.wait_for(stream.run(), 60)
+    async with worker_process(settings, tmp_path / "worker2.log") as worker:
+        inputs = await read_all(broker.bootstrap, settings.topic_webhooks, 3)
+
+        async def caught_up() -> bool:
+            events = await read_all(broker.bootstrap, settings.topic_call_events, 3)
+            return len(events) >= len(inputs)
+
+        await wait_for(caught_up, 120, "the new worker to catch up", worker)
+    events = decode(await read_all(broker.bootstrap, settings.topic_call_events, 3))
+    assert_exactly_once(inputs, events)

@@ -107,3 +107,65 @@ class TestSignatureMode:
         unsigned = await http.post(url + PATH, content=body, headers=json_headers())
         assert unsigned.status_code == 401
         assert unsigned.json()["error"] in {"missing_signature", "missing_timestamp"}
+
+
+class TestHeaderForms:
+    async def test_only_documented_timestamps_and_single_auth_headers_pass(
+        self,
+        settings: Settings,
+        start_ingress: StartIngress,
+        http: httpx.AsyncClient,
+        rsa_keys: dict[str, Path],
+        tmp_path: Path,
+    ) -> None:
+        """Correctly signed requests whose timestamp has a fraction or leading zeros get
+        401 invalid_timestamp; an empty signature is reported as empty; a second
+        X-Recho-Signature is 401 repeated_header instead of the last one winning."""
+        configured = Settings.model_validate(
+            {
+                **settings.model_dump(),
+                "auth_mode": "SIGNATURE_RSA_SHA256",
+                "auth_public_keys_pem": rsa_keys["a_public"].read_text(),
+            }
+        )
+        url = await start_ingress(configured)
+        body = make_envelope_bytes(call_id="forms-1")
+        now = str(int(time.time()))
+
+        def signed(timestamp: str) -> list[tuple[str, str]]:
+            signature = openssl_sign(rsa_keys["a_private"], timestamp, body, tmp_path)
+            return [
+                ("content-type", "application/json"),
+                ("x-recho-signature", signature),
+                ("x-recho-timestamp", timestamp),
+            ]
+
+        assert (await http.post(url + PATH, content=body, headers=signed(now))).status_code == 202
+        for stamp in (now + ".5", "000" + now):
+            response = await http.post(url + PATH, content=body, headers=signed(stamp))
+            assert (response.status_code, response.json()["error"]) == (401, "invalid_timestamp")
+        empty = [*signed(now)[:1], ("x-recho-signature", ""), ("x-recho-timestamp", now)]
+        response = await http.post(url + PATH, content=body, headers=empty)
+        assert response.status_code == 401
+        assert response.json()["message"] == "the X-Recho-Signature header is empty"
+        twice = [*signed(now), ("x-recho-signature", "AAAA")]
+        response = await http.post(url + PATH, content=body, headers=twice)
+        assert (response.status_code, response.json()["error"]) == (401, "repeated_header")
+        assert "X-Recho-Signature" in response.json()["message"]
+
+    async def test_repeated_authorization_is_refused(
+        self, settings: Settings, start_ingress: StartIngress, http: httpx.AsyncClient
+    ) -> None:
+        """In BEARER mode two Authorization headers get 401 repeated_header, even when
+        one of them holds a valid token."""
+        configured = Settings.model_validate(
+            {**settings.model_dump(), "auth_mode": "BEARER", "auth_bearer_tokens": "tok"}
+        )
+        url = await start_ingress(configured)
+        headers = [
+            ("content-type", "application/json"),
+            ("authorization", "Bearer nope"),
+            ("authorization", "Bearer tok"),
+        ]
+        response = await http.post(url + PATH, content=make_envelope_bytes(), headers=headers)
+        assert (response.status_code, response.json()["error"]) == (401, "repeated_header")

@@ -151,3 +151,26 @@ class TestProjectAllowList:
         assert refused.json()["field"] == "projectId"
         records = await read_topic(settings.topic_webhooks, 2, timeout_s=3)
         assert [r.key for r in records] == [b"al-1"]
+
+
+class TestBodyErrors:
+    async def test_non_json_bodies_are_named_plainly(
+        self, settings: Settings, start_ingress: StartIngress, http: httpx.AsyncClient
+    ) -> None:
+        """Infinity, 1e400 and NaN anywhere in a body are rejected alike (RFC 8259) with
+        the position; a JSON array is "the body must be a JSON object"; a broken literal
+        says "not valid JSON" with its position and no parser internals."""
+        url = await start_ingress(settings)
+        base = make_envelope_bytes()[:-1]
+        for token in (b"Infinity", b"1e400", b"NaN"):
+            response = await http.post(
+                url + PATH, content=base + b',"x":' + token + b"}", headers=json_headers()
+            )
+            assert response.status_code == 400, (token, response.text)
+            assert response.json()["message"].startswith("the body is not valid JSON (line 1")
+        array = await http.post(url + PATH, content=b"[1, 2]", headers=json_headers())
+        assert array.status_code == 400
+        assert array.json()["message"] == "the body must be a JSON object"
+        literal = await http.post(url + PATH, content=b'{"a": trux}', headers=json_headers())
+        assert literal.status_code == 400
+        assert literal.json()["message"] == "the body is not valid JSON (line 1, column 7)"

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 import orjson
-from prometheus_client import REGISTRY
 
+from processor.metrics import NOTIFIER_REGISTRY
 from processor.notifier.command import run_notifier
 from processor.settings import Settings
 from tests.factories import PROJECT_ID, make_envelope, make_error, to_bytes
@@ -40,7 +40,7 @@ from tests.unit.notifier import RecordingServer
 
 
 def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+    return NOTIFIER_REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @contextlib.asynccontextmanager

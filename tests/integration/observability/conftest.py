@@ -1,10 +1,11 @@
 """A real Prometheus scraping the whole pipeline while the simulator feeds it.
 
 One run per module (:func:`observed`): simulator -> ingress (BEARER) -> Kafka -> worker
--> alerts topic -> notifier -> a recording webhook, all in this event loop. The
-ingress's /metrics renders the process registry, so that one URL carries the ingress,
-worker and notifier metrics; Prometheus scrapes it as job ``recho-ingress`` only,
-since a second job on the same registry would double every sum of the dashboard.
+-> alerts topic -> notifier -> a recording webhook, all in this event loop. As in
+production, each component serves its own registry: the ingress on its port, the worker
+and the notifier on ops endpoints of their own; Prometheus scrapes them under the job
+names of deploy/prometheus/prometheus.yml (``recho-ingress``, ``recho-worker``,
+``recho-notifier``), which the rules ask ``up`` about.
 
 Beside the simulated calls, a noise task sends what healthy traffic never does, so
 that the error panels have data too: a wrong bearer token (401), an oversized body
@@ -39,12 +40,13 @@ import httpx
 import pytest
 import uvicorn
 import yaml
-from prometheus_client import REGISTRY
+from prometheus_client import CollectorRegistry
 
+from processor import metrics
 from processor.ingress.server import create_app
 from processor.kafka import Publisher
 from processor.kafka.admin import create_topics
-from processor.ops_http import EmbeddedServer
+from processor.ops_http import EmbeddedServer, OpsServer
 from processor.settings import AuthMode, Settings
 from processor.simulate import SimulationReport, simulate
 from tests.factories import make_envelope_bytes
@@ -57,7 +59,9 @@ from tests.unit.notifier import RecordingServer
 REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "recho.rules.yml"
 JOB = "recho-ingress"
-"""The job name of deploy/prometheus/prometheus.yml that the rules ask ``up`` about."""
+"""The ingress's job name in deploy/prometheus/prometheus.yml."""
+JOBS = ("recho-ingress", "recho-worker", "recho-notifier")
+"""Every job of deploy/prometheus/prometheus.yml the pipeline serves."""
 SCRAPE_INTERVAL_S = 1
 BEARER_TOKEN = "e2e-observability-token"
 MAX_BODY_BYTES = 65536
@@ -98,15 +102,18 @@ def write_fast_rules(folder: Path) -> Path:
     return path
 
 
-def write_config(folder: Path, target: str) -> Path:
-    """A config scraping ``target`` (host:port) every second with the fast rules."""
+def write_config(folder: Path, targets: dict[str, str]) -> Path:
+    """A config scraping ``targets`` (job -> host:port) every second with the fast rules."""
     config = {
         "global": {
             "scrape_interval": f"{SCRAPE_INTERVAL_S}s",
             "evaluation_interval": f"{SCRAPE_INTERVAL_S}s",
         },
         "rule_files": [str(write_fast_rules(folder))],
-        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [target]}]}],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [target]}]}
+            for job, target in targets.items()
+        ],
     }
     path = folder / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -153,15 +160,15 @@ def sample_value(sample: dict[str, Any]) -> float:
 
 
 @contextlib.asynccontextmanager
-async def running_prometheus(folder: Path, target: str) -> AsyncIterator[PrometheusAPI]:
-    """A Prometheus server scraping ``target``, ready (``/-/ready``) until the block ends."""
+async def running_prometheus(folder: Path, targets: dict[str, str]) -> AsyncIterator[PrometheusAPI]:
+    """A Prometheus server scraping ``targets`` (job -> host:port), ready until the block ends."""
     binary = prometheus_binary()
     port = free_port()
     log_path = folder / "prometheus.log"
     with log_path.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
             binary,
-            f"--config.file={write_config(folder, target)}",
+            f"--config.file={write_config(folder, targets)}",
             f"--storage.tsdb.path={folder / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
             stdout=log_file,
@@ -246,11 +253,25 @@ async def recording_sink() -> AsyncIterator[RecordingServer]:
 def local_total(name: str, **labels: str) -> float:
     """Sum of this process's samples of ``name`` whose labels include ``labels``."""
     total = 0.0
-    for family in REGISTRY.collect():
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                total += sample.value
+    for registry in (metrics.INGRESS_REGISTRY, metrics.WORKER_REGISTRY, metrics.NOTIFIER_REGISTRY):
+        for family in registry.collect():
+            for sample in family.samples:
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    total += sample.value
     return total
+
+
+@contextlib.asynccontextmanager
+async def serving_ops(registry: CollectorRegistry) -> AsyncIterator[str]:
+    """The worker's or notifier's ops endpoint for ``registry`` on a free port; yields
+    host:port."""
+    port = free_port()
+    server = OpsServer("127.0.0.1", port, lambda: True, registry)
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop()
 
 
 @dataclass(slots=True)
@@ -342,11 +363,13 @@ async def _wait_settled(
 
     await _poll(lambda: settled(deltas()), SETTLE_TIMEOUT_S, lambda: f"never settled: {deltas()}")
     settled_at = time.time()
-    scraped = f'timestamp(up{{job="{JOB}"}})'
+    scraped = f'timestamp(up{{job=~"{"|".join(JOBS)}"}})'
 
     async def scraped_after() -> bool:
         result = await prometheus.query(scraped)
-        return bool(result) and sample_value(result[0]) > settled_at + 0.01
+        return len(result) == len(JOBS) and all(
+            sample_value(sample) > settled_at + 0.01 for sample in result
+        )
 
     await _apoll(scraped_after, 30, "Prometheus did not scrape the settled pipeline")
     return time.time(), deltas()
@@ -413,10 +436,19 @@ async def observed(
             serving_ingress(s) as base,
             running_worker(s) as worker,
             running_notifier(s),
-            running_prometheus(folder, base.removeprefix("http://")) as prometheus,
+            serving_ops(metrics.WORKER_REGISTRY) as worker_ops,
+            serving_ops(metrics.NOTIFIER_REGISTRY) as notifier_ops,
+            running_prometheus(
+                folder,
+                {JOBS[0]: base.removeprefix("http://"), JOBS[1]: worker_ops, JOBS[2]: notifier_ops},
+            ) as prometheus,
         ):
-            up = f'up{{job="{JOB}"}} == 1'
-            await _apoll(lambda: prometheus.query(up), 30, "Prometheus never scraped the ingress")
+            up = f'up{{job=~"{"|".join(JOBS)}"}} == 1'
+
+            async def all_up() -> bool:
+                return len(await prometheus.query(up)) == len(JOBS)
+
+            await _apoll(all_up, 30, "Prometheus never scraped all three components")
             await _poll(lambda: worker.joined, 30, lambda: "the worker never joined its group")
             baseline = {k: local_total(n, **lb) for k, (n, lb) in SETTLED_COUNTERS.items()}
             started_at = time.time()

@@ -68,6 +68,13 @@ class TestScrapedSeries:
         """The scrape job the rules ask about (recho-ingress) is up."""
         assert await _single(observed, f'up{{job="{JOB}"}}') == 1
 
+    async def test_each_component_is_its_own_job(self, observed: Observed) -> None:
+        """Worker families come only from the worker's job, notifier families only from the
+        notifier's, ingress families only from the ingress's: no dashboard sum counts twice."""
+        for component in ("ingress", "worker", "notifier"):
+            jobs = await observed.query(f'count by (job) ({{__name__=~"recho_{component}_.*"}})')
+            assert {sample["metric"]["job"] for sample in jobs} == {f"recho-{component}"}
+
     async def test_accepted_webhooks_match_the_simulator(self, observed: Observed) -> None:
         """Every 202 the simulator got is counted once, and nothing else is a 202."""
         accepted = observed.report.responses_by_status.get("202", 0)

@@ -22,13 +22,14 @@ from processor.contract import (
     EventType,
     parse_envelope,
 )
-from processor.errors import ContractError, MissingCallIdError
+from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 from tests.factories import (
     SPEC_EXAMPLE_BYTES,
     SPEC_EXAMPLES,
     drop_path,
     envelope_payloads,
     make_envelope,
+    make_envelope_bytes,
     make_error,
     set_path,
     to_bytes,
@@ -391,11 +392,10 @@ class TestContractErrors:
 
     def test_not_an_object(self) -> None:
         """A JSON value that is not an object is rejected at the root (field "")."""
-        with pytest.raises(ContractError) as info:
+        with pytest.raises(NotJsonObjectError) as info:
             parse_envelope(b"[1, 2]")
-        assert type(info.value) is ContractError
         assert info.value.field == ""
-        assert info.value.message == "envelope: Input should be an object"
+        assert info.value.message == "the body must be a JSON object"
 
     def test_call_id_problem_comes_first(self) -> None:
         """With several problems, the callId one decides the error class and field."""
@@ -441,12 +441,26 @@ class TestInvalidJson:
     )
     def test_invalid_json(self, raw: bytes) -> None:
         """Invalid JSON (or invalid UTF-8) is a ContractError on the root saying so."""
-        with pytest.raises(ContractError) as info:
+        with pytest.raises(NotJsonObjectError) as info:
             parse_envelope(raw)
-        assert type(info.value) is ContractError
         assert info.value.field == ""
-        assert info.value.message.startswith("body is not valid JSON")
-        assert isinstance(info.value.__cause__, ValidationError)
+        assert info.value.message.startswith("the body is not valid JSON")
+
+    @pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1E+400"])
+    def test_non_rfc8259_numbers_are_rejected(self, token: bytes) -> None:
+        """NaN, Infinity and numbers that overflow a double are not JSON (RFC 8259), so
+        a body with one anywhere is rejected, with the position of the offending value."""
+        raw = make_envelope_bytes()[:-1] + b',"x":' + token + b"}"
+        with pytest.raises(NotJsonObjectError) as info:
+            parse_envelope(raw)
+        assert info.value.message.startswith("the body is not valid JSON (line 1, column ")
+
+    def test_message_hides_parser_internals(self) -> None:
+        """A broken literal is reported as not valid JSON with a position, without the
+        parser's own wording."""
+        with pytest.raises(NotJsonObjectError) as info:
+            parse_envelope(b'{"a": trux}')
+        assert info.value.message == "the body is not valid JSON (line 1, column 7)"
 
 
 class TestUnicode:

@@ -205,7 +205,8 @@ async def _status(app: Any, path: str) -> int:
 def _app_for(command: str) -> Any:
     if command == "ingress":
         return create_app(Settings())
-    return OpsApp(lambda: True)
+    registry = metrics.WORKER_REGISTRY if command == "worker" else metrics.NOTIFIER_REGISTRY
+    return OpsApp(lambda: True, registry)
 
 
 # --- tests -----------------------------------------------------------------------------

@@ -126,7 +126,7 @@ class TestFailureReasons:
 
     def test_reasons_are_unique_snake_case(self) -> None:
         """Every reason is a distinct, short snake_case label value."""
-        assert len(set(AUTH_FAILURE_REASONS)) == len(AUTH_FAILURE_REASONS) == 9
+        assert len(set(AUTH_FAILURE_REASONS)) == len(AUTH_FAILURE_REASONS) == 10
         assert all(r.replace("_", "").isalpha() and r.islower() for r in AUTH_FAILURE_REASONS)
 
 
@@ -175,10 +175,11 @@ class TestBearerMode:
 
     @pytest.mark.parametrize("authorization", [None, b""])
     def test_missing_header(self, authorization: bytes | None) -> None:
-        """No (or an empty) Authorization header is missing_token."""
+        """No (or an empty) Authorization header is missing_token, saying which."""
         error = rejection(self.auth, authorization=authorization)
         assert error.reason == "missing_token"
-        assert "Authorization header is missing" in error.message
+        state = "is missing" if authorization is None else "is empty"
+        assert f"Authorization header {state}" in error.message
 
     @pytest.mark.parametrize(
         "authorization",
@@ -293,9 +294,12 @@ class TestSignatureMode:
     def test_missing_signature(
         self, signature_auth: Authenticator, signature: bytes | None
     ) -> None:
-        """No (or an empty) X-Recho-Signature header is missing_signature."""
+        """No (or an empty) X-Recho-Signature header is missing_signature; the message
+        says which of the two it was."""
         error = rejection(signature_auth, signature=signature, timestamp=NOW_B)
         assert error.reason == "missing_signature"
+        state = "is missing" if signature is None else "is empty"
+        assert error.message == f"the X-Recho-Signature header {state}"
 
     @pytest.mark.parametrize("timestamp", [None, b""])
     def test_missing_timestamp(
@@ -405,12 +409,15 @@ class TestTimestamp:
         assert error.reason == "stale_timestamp"
         assert "±60 s window" in error.message
 
-    def test_fractional_seconds_pass(
-        self, signature_auth: Authenticator, key_a: OpensslKey
+    @pytest.mark.parametrize("stamp", [NOW_B + b".25", NOW_B + b".5", b"000" + NOW_B])
+    def test_only_the_documented_form_passes(
+        self, signature_auth: Authenticator, key_a: OpensslKey, stamp: bytes
     ) -> None:
-        """'1767225600.25' is accepted: it is signed as sent, so the fraction is covered."""
-        stamp = NOW_B + b".25"
-        verify(signature_auth, signature=key_a.sign(stamp, BODY), timestamp=stamp)
+        """A fraction or leading zeros are refused even when correctly signed: the docs
+        say whole epoch seconds, and the message says exactly that."""
+        error = rejection(signature_auth, signature=key_a.sign(stamp, BODY), timestamp=stamp)
+        assert error.reason == "invalid_timestamp"
+        assert "whole seconds as digits without a leading zero" in error.message
 
     @pytest.mark.parametrize(
         "stamp",
@@ -433,7 +440,7 @@ class TestTimestamp:
     def test_not_epoch_seconds(
         self, signature_auth: Authenticator, key_a: OpensslKey, stamp: bytes
     ) -> None:
-        """Anything but ASCII digits (with an optional .fraction) is invalid_timestamp."""
+        """Anything but ASCII digits is invalid_timestamp."""
         error = rejection(signature_auth, signature=key_a.sign(stamp, BODY), timestamp=stamp)
         assert error.reason == "invalid_timestamp"
 
@@ -658,3 +665,24 @@ class TestFromSettings:
         assert Authenticator.from_settings(settings).public_key_count == 0
         none = Settings(auth_mode=AuthMode.NONE, auth_public_keys_dir=tmp_path / "absent")
         verify(Authenticator.from_settings(none))
+
+
+class TestRepeatedHeaders:
+    """An auth header sent twice is refused instead of letting one copy win."""
+
+    def test_repeated_headers_of_the_mode_are_refused(self, signature_auth: Authenticator) -> None:
+        """In signature mode a second X-Recho-Signature or X-Recho-Timestamp is
+        repeated_header, naming the header; in bearer mode a second Authorization is."""
+        for name, shown in ((b"x-recho-signature", "X-Recho-Signature"),
+                            (b"x-recho-timestamp", "X-Recho-Timestamp")):  # fmt: skip
+            with pytest.raises(AuthError) as info:
+                signature_auth.reject_repeated(name)
+            assert info.value.reason == "repeated_header"
+            assert shown in info.value.message
+        bearer = Authenticator(AuthMode.BEARER, bearer_tokens=[TOKEN])
+        with pytest.raises(AuthError, match="Authorization header appears more than once"):
+            bearer.reject_repeated(b"authorization")
+
+    def test_headers_the_mode_ignores_may_repeat(self) -> None:
+        """NONE reads no auth header, so repeating one is no reason to refuse."""
+        Authenticator(AuthMode.NONE).reject_repeated(b"authorization")

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from prometheus_client import REGISTRY
 
 from processor.errors import ConfigError
+from processor.metrics import NOTIFIER_REGISTRY
 from processor.notifier.grouping import Alert, idempotency_key, parse_alert
 from processor.notifier.runner import Notifier
 from processor.notifier.sinks import (
@@ -43,14 +43,14 @@ def make(
 
 
 def deliveries(sink: str, result: str) -> float:
-    value = REGISTRY.get_sample_value(
+    value = NOTIFIER_REGISTRY.get_sample_value(
         "recho_notifier_deliveries_total", {"sink": sink, "result": result}
     )
     return value or 0.0
 
 
 def sink_down(sink: str) -> float:
-    value = REGISTRY.get_sample_value("recho_notifier_sink_down", {"sink": sink})
+    value = NOTIFIER_REGISTRY.get_sample_value("recho_notifier_sink_down", {"sink": sink})
     return value or 0.0
 
 
