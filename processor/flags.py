@@ -57,6 +57,7 @@ READS: dict[str, tuple[str, ...]] = {
         "topic_call_state",
         "topic_call_alerts",
         "explorer_",
+        "run_dir",  # the default folder of its SQLite file
         "log_",
     ),
     "simulate": ("simulate_", "auth_mode", "auth_allowed_project_ids", "log_"),

@@ -208,9 +208,10 @@ class Settings(BaseSettings):
         description="Explorer bind address; without explorer_tokens only a loopback one.",
     )
     explorer_port: int = Field(8090, ge=0, le=65535, description="Explorer HTTP port.")
-    explorer_db_path: Path = Field(
-        Path(".explorer/explorer.db"),
-        description="SQLite file of the explorer's query store (unused with a PostgreSQL DSN).",
+    explorer_db_path: Path | None = Field(
+        None,
+        description="SQLite file of the explorer's query store (unused with a PostgreSQL "
+        "DSN); default: explorer.db in run_dir.",
     )
     explorer_postgres_dsn: SecretStr | None = Field(
         None,

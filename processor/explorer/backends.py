@@ -70,4 +70,5 @@ def open_store(settings: Settings) -> Store:
     """The store the settings ask for: PostgreSQL if a DSN is set, else the SQLite file."""
     if settings.explorer_postgres_dsn is not None:
         return SqlStore(postgres_dialect(settings.explorer_postgres_dsn.get_secret_value()))
-    return SqlStore(sqlite_dialect(settings.explorer_db_path))
+    path = settings.explorer_db_path or settings.run_dir / "explorer.db"
+    return SqlStore(sqlite_dialect(path))

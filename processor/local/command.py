@@ -49,8 +49,6 @@ def local_settings(settings: Settings) -> Settings:
         updates["simulate_target_url"] = f"http://127.0.0.1:{port}{path}"
     if "worker_stall_after_s" not in chosen:
         updates["worker_stall_after_s"] = 60.0
-    if "explorer_db_path" not in chosen:
-        updates["explorer_db_path"] = settings.run_dir / "explorer.db"
     return settings.model_copy(update=updates)
 
 
