@@ -17,7 +17,7 @@ KAFKA := PYTHON=$(abspath $(PY)) deploy/kafka/kafka.sh
 PYTEST_ARGS ?=
 
 .PHONY: help venv lock tools run test test-unit test-integration check lint format typecheck \
-        kafka-up kafka-down kafka-logs topics bench-ingress bench-worker clean
+        kafka-up kafka-down kafka-logs topics bench-ingress bench-worker bench-explorer clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -95,6 +95,9 @@ $(BENCH_VENV)/.installed: | $(UV)
 
 bench-worker: $(STAMP) kafka-up $(BENCH_VENV)/.installed ## Worker events/s with exactly-once vs Quix Streams, aiokafka and Kafka's limits; 1M-call restore
 	$(PY) -m tests.bench.worker
+
+bench-explorer: $(STAMP) kafka-up ## Explorer apply rate into SQLite; GET /calls/{id} p99 with 1M calls
+	$(PY) -m tests.bench.explorer
 
 clean: kafka-down ## Remove the virtualenv, the local Kafka and caches
 	rm -rf $(VENV) $(BENCH_VENV) $(TOOLS) .kafka .pytest_cache .mypy_cache .ruff_cache

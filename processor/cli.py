@@ -84,6 +84,12 @@ def _notifier(settings: Settings, args: argparse.Namespace) -> int:
     return command(settings)
 
 
+def _explorer(settings: Settings, args: argparse.Namespace) -> int:
+    from processor.explorer.command import command
+
+    return command(settings)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from processor.local.command import command
 
@@ -135,6 +141,7 @@ def commands() -> dict[str, tuple[str, Command]]:
             _worker,
         ),
         "notifier": ("Deliver alerts to Alertmanager and webhooks.", _notifier),
+        "explorer": ("Serve the call explorer: API and web pages over the outputs.", _explorer),
         "run": ("Run ingress, worker, notifier and simulated traffic locally.", _run),
         "simulate": ("Send realistic Recho webhook traffic to an ingress.", _simulate),
         "topics": ("Create or describe the project's Kafka topics.", _topics),

@@ -24,6 +24,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("Authentication", "auth_"),
     ("Worker", "worker_"),
     ("Notifier", "notifier_"),
+    ("Explorer", "explorer_"),
     ("Simulator", "simulate_"),
     ("Local run", "run_"),
     ("Logging", "log_"),
@@ -50,6 +51,15 @@ READS: dict[str, tuple[str, ...]] = {
         "log_",
     ),
     "notifier": ("kafka_", "topic_call_alerts", "notifier_", "ingress_host", "log_"),
+    "explorer": (
+        "kafka_",
+        "topic_call_events",
+        "topic_call_state",
+        "topic_call_alerts",
+        "explorer_",
+        "run_dir",  # the default folder of its SQLite file
+        "log_",
+    ),
     "simulate": ("simulate_", "auth_mode", "auth_allowed_project_ids", "log_"),
     "topics": ("kafka_", "topic_", "log_"),
     "replay": (

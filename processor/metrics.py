@@ -38,6 +38,8 @@ WORKER_REGISTRY = _component_registry()
 """What ``processor worker`` serves on ``/metrics``."""
 NOTIFIER_REGISTRY = _component_registry()
 """What ``processor notifier`` serves on ``/metrics``."""
+EXPLORER_REGISTRY = _component_registry()
+"""What ``processor explorer`` serves on ``/metrics``."""
 
 LATENCY_BUCKETS_S = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -230,11 +232,38 @@ NOTIFIER_ALERTS_CONSUMED = Counter(
     registry=NOTIFIER_REGISTRY,
 )
 
+# --- explorer ----------------------------------------------------------------
+EXPLORER_ROWS_APPLIED = Counter(
+    "recho_explorer_rows_applied_total",
+    "Records applied to the explorer's query store, by kind (event, state, tombstone, alert).",
+    ["kind"],
+    registry=EXPLORER_REGISTRY,
+)
+EXPLORER_APPLY_LAG_SECONDS = Gauge(
+    "recho_explorer_apply_lag_seconds",
+    "Age of the last record applied to the query store, by topic (0 when caught up).",
+    ["topic"],
+    registry=EXPLORER_REGISTRY,
+)
+EXPLORER_QUERY_DURATION = Histogram(
+    "recho_explorer_query_duration_seconds",
+    "Time to answer an explorer request, by route (call, calls, stats, page).",
+    ["route"],
+    buckets=LATENCY_BUCKETS_S,
+    registry=EXPLORER_REGISTRY,
+)
+EXPLORER_CALLS_DELETED = Counter(
+    "recho_explorer_calls_deleted_total",
+    "Calls removed from the query store, by reason (tombstone, retention).",
+    ["reason"],
+    registry=EXPLORER_REGISTRY,
+)
+
 # --- every process with a Kafka client -----------------------------------------
 KAFKA_CONNECTION_FAILURES = Counter(
     "recho_kafka_connection_failures_total",
     "Failed connection attempts to Kafka brokers (attempts are backed off during outages).",
     registry=None,
 )
-for _registry in (INGRESS_REGISTRY, WORKER_REGISTRY, NOTIFIER_REGISTRY):
+for _registry in (INGRESS_REGISTRY, WORKER_REGISTRY, NOTIFIER_REGISTRY, EXPLORER_REGISTRY):
     _registry.register(KAFKA_CONNECTION_FAILURES)

@@ -264,6 +264,34 @@ class Settings(BaseSettings):
     )
     notifier_timeout_s: float = Field(5.0, gt=0, description="HTTP timeout per delivery.")
 
+    # --- Explorer --------------------------------------------------------------
+    explorer_host: str = Field(
+        "127.0.0.1",
+        description="Explorer bind address; without explorer_tokens only a loopback one.",
+    )
+    explorer_port: int = Field(8090, ge=0, le=65535, description="Explorer HTTP port.")
+    explorer_db_path: Path | None = Field(
+        None,
+        description="SQLite file of the explorer's query store (unused with a PostgreSQL "
+        "DSN); default: explorer.db in run_dir.",
+    )
+    explorer_postgres_dsn: SecretStr | None = Field(
+        None,
+        description="PostgreSQL DSN of a shared query store, e.g. "
+        "postgresql://user:pw@host/db; instead of SQLite when set.",
+    )
+    explorer_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted explorer bearer tokens, comma separated (rotation); "
+        "none = no auth, allowed only on a loopback address.",
+    )
+    explorer_retention_s: float = Field(
+        604800.0, gt=0, description="Calls silent for longer than this are deleted."
+    )
+    explorer_batch_max_records: int = Field(
+        5000, ge=1, description="Most records applied in one store transaction."
+    )
+
     # --- Simulator -------------------------------------------------------------
     simulate_target_url: str = Field(
         "http://127.0.0.1:8080/webhooks/recho", description="Where the simulator posts webhooks."
@@ -311,7 +339,9 @@ class Settings(BaseSettings):
         None, description="JSON log lines; default: JSON unless stderr is a terminal."
     )
 
-    @field_validator("auth_bearer_tokens", "auth_allowed_project_ids", mode="before")
+    @field_validator(
+        "auth_bearer_tokens", "auth_allowed_project_ids", "explorer_tokens", mode="before"
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Prometheus tools the deploy/ tests need: promtool (Debian package
-# `prometheus`) and Alertmanager with amtool (Debian package `prometheus-alertmanager`).
+# `prometheus`) and Alertmanager with amtool (Debian package `prometheus-alertmanager`);
+# for the explorer's tests, PostgreSQL (`postgresql`) and a headless browser
+# (`chromium`, `chromium-driver`).
 #
 # Idempotent: installs only what is missing, runs `apt-get update` at most once,
 # and prints the versions. Debian's postinst may start the Prometheus or
@@ -56,9 +58,13 @@ stop_new_servers() {
 install_missing() {
   local wanted=()
   have promtool || wanted+=(prometheus)
+  # The explorer's tests: a real PostgreSQL server and a headless browser.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || wanted+=(postgresql)
+  have chromium || wanted+=(chromium)
+  have chromedriver || wanted+=(chromium-driver)
   [[ -n "$(alertmanager_bin)" ]] && have amtool || wanted+=(prometheus-alertmanager)
   if ((${#wanted[@]} == 0)); then
-    log "promtool and alertmanager already installed"
+    log "promtool, alertmanager, postgresql and chromium already installed"
     return 0
   fi
   log "installing ${wanted[*]}"

@@ -157,6 +157,9 @@ def _start_children(tree: ProcessTree, settings: Settings) -> dict[str, str]:
         settings = settings.model_copy(update={"notifier_alertmanager_url": url})
     tree.start_processor("ingress", "ingress", settings, ingress + "/readyz")
     tree.start_processor("worker", "worker", settings, worker + "/readyz")
+    explorer = f"http://{host}:{settings.explorer_port}"
+    tree.start_processor("explorer", "explorer", settings, explorer + "/readyz")
+    urls["call explorer"] = explorer + "/"
     sinks = (
         settings.notifier_alertmanager_url,
         settings.notifier_webhook_url,

@@ -14,7 +14,7 @@ from processor.ingress.server import create_app
 from processor.ops_http import OpsApp
 from processor.settings import Settings
 
-COMPONENTS = ("ingress", "worker", "notifier")
+COMPONENTS = ("ingress", "worker", "notifier", "explorer")
 
 
 async def scrape(app: Any) -> set[str]:
@@ -43,6 +43,11 @@ def app_of(component: str) -> Any:
     """The ASGI app that serves ``component``'s /metrics in its process."""
     if component == "ingress":
         return create_app(Settings())
+    if component == "explorer":
+        from processor.explorer.api import ExplorerApp
+        from processor.explorer.backends import open_store
+
+        return ExplorerApp(Settings(), open_store(Settings()), lambda: True)  # store unopened
     registry = metrics.WORKER_REGISTRY if component == "worker" else metrics.NOTIFIER_REGISTRY
     return OpsApp(lambda: True, registry)
 
@@ -66,7 +71,7 @@ class TestMetricsEndpoint:
         assert "python_info" in names
 
     async def test_every_declared_metric_belongs_to_one_component(self) -> None:
-        """Together, the three endpoints export every family processor/metrics.py declares."""
+        """Together, the four endpoints export every family processor/metrics.py declares."""
         exported: set[str] = set()
         for component in COMPONENTS:
             exported |= await scrape(app_of(component))

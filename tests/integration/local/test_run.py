@@ -38,7 +38,8 @@ class TestProcessorRun:
         was started from: logs, keys and Alertmanager's storage are all under the run dir."""
         cwd, state = tmp_path / "cwd", tmp_path / "state"
         cwd.mkdir()
-        ports = {name: free_port() for name in ("ingress", "worker", "notifier", "alertmanager")}
+        names = ("ingress", "worker", "notifier", "alertmanager", "explorer")
+        ports = {name: free_port() for name in names}
         env = {
             **os.environ,
             **settings_env(settings),
@@ -46,6 +47,7 @@ class TestProcessorRun:
             "PROCESSOR_WORKER_METRICS_PORT": str(ports["worker"]),
             "PROCESSOR_NOTIFIER_METRICS_PORT": str(ports["notifier"]),
             "PROCESSOR_RUN_ALERTMANAGER_PORT": str(ports["alertmanager"]),
+            "PROCESSOR_EXPLORER_PORT": str(ports["explorer"]),
             "PROCESSOR_RUN_DIR": str(state),
             "PROCESSOR_SIMULATE_RATE_PER_S": "20",
         }
@@ -61,6 +63,8 @@ class TestProcessorRun:
                 assert await _wait_ok(client, worker, proc), (tmp_path / "run.out").read_text()
                 ingress = f"http://127.0.0.1:{ports['ingress']}/readyz"
                 assert await _wait_ok(client, ingress, proc)
+                explorer = f"http://127.0.0.1:{ports['explorer']}/readyz"
+                assert await _wait_ok(client, explorer, proc)
                 if find_alertmanager():
                     alertmanager = f"http://127.0.0.1:{ports['alertmanager']}/-/ready"
                     assert await _wait_ok(client, alertmanager, proc)
@@ -72,5 +76,6 @@ class TestProcessorRun:
         assert sorted(p.name for p in cwd.iterdir()) == []
         assert (state / "logs" / "ingress.log").exists()
         assert list((state / "keys").glob("*.pem"))
+        assert (state / "explorer.db").exists()
         if find_alertmanager():
             assert (state / "alertmanager").is_dir()
