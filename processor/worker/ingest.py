@@ -15,7 +15,7 @@ import orjson
 
 from processor.calls import CallEvent
 from processor.contract import Envelope, parse_envelope
-from processor.errors import ContractError, MissingCallIdError
+from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
 
@@ -113,6 +113,6 @@ def dlq_reason(error: ContractError) -> str:
     """The bounded DLQ reason code for a contract error."""
     if isinstance(error, MissingCallIdError):
         return "missing_call_id"
-    if "not valid JSON" in error.message:
+    if isinstance(error, NotJsonObjectError):  # not RFC 8259 JSON, or not an object
         return "not_json"
     return "invalid_contract"

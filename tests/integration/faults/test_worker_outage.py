@@ -194,10 +194,11 @@ SCENARIOS = {
 async def test_outage_mid_stream_loses_and_duplicates_nothing(
     scenario: str, stoppable_broker: StoppableBroker, tmp_path: Path
 ) -> None:
-    """Signed-style webhooks stream in while the broker goes away mid-stream and comes
-    back: the worker never dies, /readyz goes false during the outage and true after,
-    and read_committed outputs hold every input exactly once, one alert per errored
-    input and per-call states equal to a clean replay of the state machine."""
+    """Webhooks (written as the ingress writes them) stream in while the broker goes
+    away mid-stream and comes back: the worker never dies, /readyz goes false during
+    the outage and true after, and read_committed outputs hold every input exactly
+    once, one alert per errored input and per-call states equal to a clean replay of
+    the state machine."""
     how, away_s = SCENARIOS[scenario]
     broker = stoppable_broker
     prefix = f"f{scenario.replace('-', '')}"

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import orjson
 import pytest
 
-from processor.worker.ingest import claimed_errors
+from processor.contract import parse_envelope
+from processor.errors import ContractError
+from processor.worker.ingest import claimed_errors, dlq_reason
 from tests.factories import make_envelope
 
 
@@ -57,3 +59,21 @@ class TestClaimedErrors:
         claim = claimed_errors(_record(value, key=b"from-key"))
         assert claim is not None
         assert claim.call_id == "from-key"
+
+
+class TestDeadLetterReason:
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            (b"\xff{nope", "not_json"),
+            (b'{"a": Infinity}', "not_json"),  # RFC 8259: no Infinity
+            (b"[1, 2]", "not_json"),  # JSON, but not an object
+            (b'{"body": {"data": {}}}', "missing_call_id"),
+            (b'{"body": {"data": {"callId": "c-1"}}}', "invalid_contract"),
+        ],
+    )
+    def test_the_reason_follows_the_kind_of_contract_error(self, body: bytes, reason: str) -> None:
+        """The DLQ reason comes from the error's type, not from its message's wording."""
+        with pytest.raises(ContractError) as caught:
+            parse_envelope(body)
+        assert dlq_reason(caught.value) == reason
