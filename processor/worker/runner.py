@@ -257,7 +257,8 @@ class Worker:
         assigned = set(self._consumer.assigned())
         for partition in self._recovery.take_due():
             if partition not in assigned:
-                continue  # revoked meanwhile: the new owner restores it
+                self._recovery.forget(partition)  # revoked meanwhile: the new owner restores it
+                continue
             try:
                 await self._adopt(partition)
                 await self._consumer.seek_to_committed(partition)
