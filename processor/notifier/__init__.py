@@ -14,7 +14,6 @@ from processor.notifier.runner import Notifier
 from processor.notifier.sinks import (
     AlertmanagerSink,
     ReliableSink,
-    RetryPolicy,
     Sink,
     SlackSink,
     WebhookSink,
@@ -30,7 +29,6 @@ __all__ = [
     "Notifier",
     "RecentIds",
     "ReliableSink",
-    "RetryPolicy",
     "Sink",
     "SlackSink",
     "WebhookSink",

@@ -38,7 +38,8 @@ from processor.errors import ConfigError, KafkaError
 from processor.kafka.plain_consumer import PlainConsumer
 from processor.kafka.records import Record
 from processor.notifier.grouping import Alert, AlertGroup, Grouper, parse_alert
-from processor.notifier.sinks import USER_AGENT, Outcome, ReliableSink, RetryPolicy, build_sinks
+from processor.notifier.sinks import USER_AGENT, Outcome, ReliableSink, build_sinks
+from processor.retry import RetryPolicy
 from processor.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -29,6 +29,7 @@ import structlog
 from processor import metrics
 from processor.errors import DeliveryError
 from processor.notifier.grouping import Alert, RecentIds, idempotency_key
+from processor.retry import RetryPolicy, is_retriable_status, parse_retry_after
 from processor.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -42,7 +43,6 @@ ALERTNAMES: Final = {
 USER_AGENT: Final = "recho-processor-notifier"
 SLACK_MAX_LINES: Final = 10
 """Alerts listed in one Slack message; the rest are counted."""
-_RETRIABLE_STATUS: Final = frozenset({408, 425, 429})
 
 
 class Sink(Protocol):
@@ -68,20 +68,12 @@ async def _post(client: httpx.AsyncClient, sink: str, url: str, **kwargs: Any) -
     status = response.status_code
     if 200 <= status < 300:
         return
-    retriable = status >= 500 or status in _RETRIABLE_STATUS
+    retriable = is_retriable_status(status)
     raise DeliveryError(
         f"{sink}: HTTP {status}: {response.text[:200]}",
         retriable=retriable,
-        retry_after_s=_retry_after(response) if retriable else None,
+        retry_after_s=parse_retry_after(response.headers.get("retry-after")) if retriable else None,
     )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
 
 
 def iso_time(epoch_ms: int) -> str:
@@ -250,19 +242,6 @@ def build_sinks(settings: Settings, client: httpx.AsyncClient) -> list[Sink]:
     return sinks
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, for at most ``budget_s`` per delivery."""
-
-    budget_s: float
-    base_s: float = 0.5
-    cap_s: float = 30.0
-
-    def delay_s(self, attempt: int, rng: random.Random) -> float:
-        """Sleep before retry ``attempt`` (1-based): uniform in [0, min(cap, base * 2^(n-1))]."""
-        return rng.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
-
-
 RETRY_LOG_ATTEMPTS: Final = 5
 """Retries logged one by one; past them, a sink that is down logs once (alert_sink_down)."""
 
@@ -294,7 +273,7 @@ async def deliver(
     """
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + policy.budget_s
+    started = loop.time()
     attempt = 0
     down = False
     while True:
@@ -305,10 +284,8 @@ async def deliver(
             on_error(exc, attempt)
             if not exc.retriable:
                 return Outcome.FAILED
-            delay = policy.delay_s(attempt, rng)
-            if exc.retry_after_s is not None:
-                delay = max(delay, exc.retry_after_s)  # the receiver knows best
-            if loop.time() + delay > deadline:
+            delay = policy.delay_s(attempt, rng, exc.retry_after_s)  # the receiver knows best
+            if policy.exhausted(attempt, loop.time() + delay - started):
                 delay = max(delay, policy.cap_s)
                 if not down and on_down is not None:
                     on_down()

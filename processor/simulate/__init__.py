@@ -20,9 +20,9 @@ from processor.simulate.scenarios import (
     plan_call,
 )
 from processor.simulate.sender import (
+    DEFAULT_RETRY,
     Delivery,
     DeliveryResult,
-    RetryPolicy,
     Sender,
     ensure_key_pair,
 )
@@ -30,12 +30,12 @@ from processor.simulate.signer import Signer, generate_key_pair
 
 __all__ = [
     "DEFAULT_MIX",
+    "DEFAULT_RETRY",
     "Delivery",
     "DeliveryResult",
     "LatencySummary",
     "Outcome",
     "PlannedEvent",
-    "RetryPolicy",
     "Sender",
     "SentEvent",
     "Signer",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -20,9 +21,9 @@ from typing import Any, cast
 from processor.settings import AuthMode, Settings
 from processor.simulate.console import SimulationConsole
 from processor.simulate.runner import Simulation, SimulationReport
-from processor.simulate.sender import RetryPolicy, ensure_key_pair
+from processor.simulate.sender import DEFAULT_RETRY, ensure_key_pair
 
-_DEFAULT_MAX_ATTEMPTS = RetryPolicy().max_attempts
+_DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRY.max_attempts
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +72,9 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
             f"--auth-public-keys-dir {public.parent}",
             file=sys.stderr,
         )
-    retry = RetryPolicy(max_attempts=getattr(args, "max_attempts", _DEFAULT_MAX_ATTEMPTS))
+    retry = dataclasses.replace(
+        DEFAULT_RETRY, max_attempts=getattr(args, "max_attempts", _DEFAULT_MAX_ATTEMPTS)
+    )
     simulation = Simulation(settings, retry=retry, project_id=getattr(args, "project_id", None))
     with SimulationConsole() as console:
         report = _run(_main(simulation, console))

@@ -31,6 +31,7 @@ from typing import Final
 
 from processor.contract.enums import Direction
 from processor.errors import ConfigError
+from processor.retry import RetryPolicy
 from processor.settings import Settings
 from processor.simulate.scenarios import (
     Outcome,
@@ -39,7 +40,7 @@ from processor.simulate.scenarios import (
     parse_mix,
     plan_call,
 )
-from processor.simulate.sender import Delivery, DeliveryResult, RetryPolicy, Sender
+from processor.simulate.sender import DEFAULT_RETRY, Delivery, DeliveryResult, Sender
 
 DEFAULT_PROJECT_ID: Final = "6f1d2c3e-8a4b-4c5d-9e0f-1a2b3c4d5e6f"
 """projectId of simulated traffic unless the ingress has an allow-list (then its first)."""
@@ -218,7 +219,7 @@ class Simulation:
         except ValueError as exc:
             raise ConfigError(f"simulate_mix: {exc}") from exc
         self._settings = settings
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DEFAULT_RETRY
         self._outcomes = [o for o, w in mix.items() if w > 0]
         self._weights = [mix[o] for o in self._outcomes]
         allowed = settings.auth_allowed_project_ids

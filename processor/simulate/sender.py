@@ -10,10 +10,11 @@ unconfirmed (spec §6 q3). The simulator:
 
 * treats any 2xx as accepted;
 * retries 5xx, 408, 425, 429 and transport errors (refused, reset, timeout) with exponential
-  backoff and jitter: before retry ``n`` it waits between half and all of
-  ``min(max_delay_s, base_delay_s * 2**(n-1))``, and at least the ``Retry-After`` the
-  ingress asked for (capped at ``max_delay_s``); after ``max_attempts`` attempts, or when
-  the next wait would pass ``max_total_s`` since the first attempt, it gives up;
+  backoff and equal jitter (:data:`DEFAULT_RETRY`, a :class:`~processor.retry.RetryPolicy`):
+  before retry ``n`` it waits between half and all of ``min(cap_s, base_s * 2**(n-1))``,
+  and at least the ``Retry-After`` the ingress asked for (capped at ``cap_s``); after
+  ``max_attempts`` attempts, or when the next wait would pass ``budget_s`` since the first
+  attempt, it gives up;
 * rejects every other status (400, 401, 403, 413, 415, 3xx, ...) at once. Unlike the
   platform it does not retry those: the ingress answers the same bytes the same way, so a
   retry only hides a misconfiguration (a wrong key or token) behind minutes of backoff.
@@ -40,6 +41,7 @@ from typing import Final, Protocol
 import httpx
 
 from processor.errors import ConfigError
+from processor.retry import Jitter, RetryPolicy, is_retriable_status, parse_retry_after
 from processor.settings import AuthMode, Settings
 from processor.simulate.signer import (
     PRIVATE_KEY_SUFFIX,
@@ -53,39 +55,22 @@ DEFAULT_KEY_DIR: Final = Path(".recho-dev-keys")
 KEY_NAME: Final = "recho-dev"
 TRANSPORT_ERROR: Final = "transport"
 """The status label of an attempt that got no HTTP answer."""
-RETRIABLE_4XX: Final = frozenset({408, 425, 429})
 USER_AGENT: Final = "recho-simulator/1"
 POOL_CONNECTIONS: Final = 16
 """Most connections per httpx pool (see :meth:`Sender.open`)."""
 
 
-def is_retriable(status: int) -> bool:
-    """Whether an HTTP answer is worth another attempt (see the module docstring)."""
-    return status >= 500 or status in RETRIABLE_4XX
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How often and how patiently one webhook is re-sent."""
-
-    max_attempts: int = 8
-    base_delay_s: float = 0.25
-    max_delay_s: float = 15.0
-    max_total_s: float = 120.0
-    request_timeout_s: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ConfigError("max_attempts must be at least 1")
-        if min(self.base_delay_s, self.max_delay_s, self.max_total_s) < 0:
-            raise ConfigError("retry delays must not be negative")
-        if self.request_timeout_s <= 0:
-            raise ConfigError("request_timeout_s must be positive")
-
-    def backoff_s(self, retry: int, rng: random.Random) -> float:
-        """The wait before retry number ``retry`` (1 = the second attempt): equal jitter."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry - 1))
-        return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
+DEFAULT_RETRY: Final = RetryPolicy(
+    budget_s=120.0,
+    base_s=0.25,
+    cap_s=15.0,
+    max_attempts=8,
+    jitter=Jitter.EQUAL,
+    retry_after_within_cap=True,
+)
+"""How often and how patiently one webhook is re-sent (see the module docstring)."""
+REQUEST_TIMEOUT_S: Final = 10.0
+"""How long one attempt may take before it counts as a transport error."""
 
 
 class DeliveryResult(StrEnum):
@@ -235,7 +220,7 @@ class Sender:
             raise ValueError("a sender needs at least one client")
         self._url = check_target_url(url)
         self._credentials = credentials
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or DEFAULT_RETRY
         self._on_attempt = on_attempt
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
         self._clock = clock
@@ -248,6 +233,7 @@ class Sender:
         *,
         retry: RetryPolicy | None = None,
         on_attempt: AttemptHook | None = None,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> AsyncIterator[Sender]:
         """A sender for ``settings`` with its own connection pools, closed on exit.
 
@@ -256,7 +242,6 @@ class Sender:
         scans all its connections for every request, so one big pool costs more CPU per
         request than the simulator spends on anything else.
         """
-        policy = retry or RetryPolicy()
         url = check_target_url(settings.simulate_target_url)
         credentials = await asyncio.to_thread(Credentials.from_settings, settings)
         total = min(settings.simulate_concurrent_calls, 1000)
@@ -264,7 +249,7 @@ class Sender:
         size = math.ceil(total / pools)
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         # pool=None: waiting for a free connection is our own back-pressure, not a failure.
-        timeout = httpx.Timeout(policy.request_timeout_s, pool=None)
+        timeout = httpx.Timeout(request_timeout_s, pool=None)
         async with contextlib.AsyncExitStack() as stack:
             clients = [
                 # trust_env=False: settings are the only configuration (no proxy variables).
@@ -273,7 +258,7 @@ class Sender:
                 )
                 for _ in range(pools)
             ]
-            yield cls(clients, url, credentials, retry=policy, on_attempt=on_attempt)
+            yield cls(clients, url, credentials, retry=retry, on_attempt=on_attempt)
 
     async def send(self, body: bytes, pacing: Pacing = UNPACED, *, lane: int = 0) -> Delivery:
         """Deliver ``body`` until accepted, rejected, given up or stopped.
@@ -300,20 +285,17 @@ class Sender:
                 status, error = None, type(exc).__name__
             else:
                 status, error = response.status_code, None
-                retry_after = _retry_after_s(response)
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
             latency = loop.time() - started
             label = TRANSPORT_ERROR if status is None else str(status)
             if self._on_attempt is not None:
                 self._on_attempt(label, latency)
             if status is not None and 200 <= status < 300:
                 return Delivery(DeliveryResult.ACCEPTED, status, attempts, latency)
-            if status is not None and not is_retriable(status):
+            if status is not None and not is_retriable_status(status):
                 return Delivery(DeliveryResult.REJECTED, status, attempts, latency)
-            delay = self._retry.backoff_s(attempts, self._rng)
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, self._retry.max_delay_s))
-            out_of_time = loop.time() + delay - first_at > self._retry.max_total_s
-            if attempts >= self._retry.max_attempts or out_of_time:
+            delay = self._retry.delay_s(attempts, self._rng, retry_after)
+            if self._retry.exhausted(attempts, loop.time() + delay - first_at):
                 return Delivery(DeliveryResult.GAVE_UP, status, attempts, latency, error)
             if await pacing.pause(delay):
                 return Delivery(DeliveryResult.STOPPED, status, attempts, latency, error)
@@ -324,15 +306,3 @@ class Sender:
             "user-agent": USER_AGENT,
             **self._credentials.headers(body, int(self._clock())),
         }
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds when given as a number (HTTP dates are ignored)."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86400 else None

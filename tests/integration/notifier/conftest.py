@@ -24,7 +24,7 @@ import pytest
 
 from processor.kafka import Publisher
 from processor.notifier.runner import Notifier
-from processor.notifier.sinks import RetryPolicy
+from processor.retry import RetryPolicy
 from processor.settings import Settings
 from tests.integration.ingress.conftest import free_port, http, start_ingress  # noqa: F401
 from tests.integration.worker.conftest import worker_settings  # noqa: F401

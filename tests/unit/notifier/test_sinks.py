@@ -21,7 +21,6 @@ from processor.notifier.sinks import (
     DeliveryError,
     Outcome,
     ReliableSink,
-    RetryPolicy,
     SlackSink,
     WebhookSink,
     alertmanager_alert,
@@ -29,6 +28,7 @@ from processor.notifier.sinks import (
     deliver,
     slack_message,
 )
+from processor.retry import RetryPolicy
 from processor.settings import Settings
 from tests.unit.notifier import RecordingServer, alert_record
 

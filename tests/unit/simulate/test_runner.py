@@ -26,10 +26,11 @@ from pydantic import SecretStr
 
 from processor.errors import AuthError, ConfigError
 from processor.ingress.auth import Authenticator, load_public_keys
+from processor.retry import RetryPolicy
 from processor.settings import AuthMode, Settings
 from processor.simulate import (
+    DEFAULT_RETRY,
     DeliveryResult,
-    RetryPolicy,
     SentEvent,
     Simulation,
     SimulationReport,
@@ -40,7 +41,13 @@ from processor.simulate.console import SimulationConsole, progress_line, render_
 from processor.simulate.runner import LatencyHistogram, LatencySummary, RateLimiter
 from processor.simulate.sender import Credentials, Sender, ensure_key_pair
 
-FAST_RETRY = RetryPolicy(base_delay_s=0.02, max_delay_s=0.1, max_total_s=5.0)
+
+def fast_retry(**changes: Any) -> RetryPolicy:
+    """The simulator's retry policy with shorter waits."""
+    return replace(DEFAULT_RETRY, **changes)
+
+
+FAST_RETRY = fast_retry(base_s=0.02, cap_s=0.1, budget_s=5.0)
 
 
 @dataclass
@@ -245,7 +252,7 @@ class TestSimulation:
         app.answer = lambda r: (
             503 if r.event_type == "OUTBOUND_CALL_REQUESTED" and r.attempt <= 2 else 202
         )
-        policy = RetryPolicy(base_delay_s=0.1, max_delay_s=1.0)
+        policy = fast_retry(base_s=0.1, cap_s=1.0)
         report = await simulate(
             make_settings(url, simulate_calls=3, simulate_mix="completed=1"), retry=policy
         )
@@ -260,13 +267,13 @@ class TestSimulation:
 
     async def test_retry_after_is_honoured(self, ingress: tuple[FakeIngress, str]) -> None:
         """A 503 with Retry-After: 1 delays the retry by about a second (within
-        max_delay_s), though the backoff alone would wait only 10 to 20 ms."""
+        cap_s), though the backoff alone would wait only 10 to 20 ms."""
         app, url = ingress
         app.retry_after = "1"
         app.answer = lambda r: 503 if r.attempt == 1 and "CONNECTING" in r.event_type else 202
         report = await simulate(
             make_settings(url, simulate_calls=1, simulate_mix="inbound_concurrency_limit=1"),
-            retry=RetryPolicy(base_delay_s=0.02, max_delay_s=2.0),
+            retry=fast_retry(base_s=0.02, cap_s=2.0),
         )
         assert report.accepted == 2
         first, second = app.requests[:2]
@@ -291,7 +298,7 @@ class TestSimulation:
         """Persistent 503s are tried max_attempts times, then counted as rejected."""
         app, url = ingress
         app.answer = lambda _: 503
-        policy = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02)
+        policy = fast_retry(max_attempts=3, base_s=0.01, cap_s=0.02)
         report = await simulate(make_settings(url, simulate_calls=2), retry=policy)
         assert report.requests == 6
         assert report.retried == 4
@@ -302,7 +309,7 @@ class TestSimulation:
         """Nobody listening: each first event is attempted max_attempts times and counted
         under "transport"."""
         url = f"http://127.0.0.1:{free_port()}/webhooks/recho"
-        policy = RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.02)
+        policy = fast_retry(max_attempts=2, base_s=0.01, cap_s=0.02)
         report = await simulate(make_settings(url, simulate_calls=3), retry=policy)
         assert report.rejected_by_status == {"transport": 3}
         assert report.responses_by_status == {"transport": 6}
