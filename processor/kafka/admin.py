@@ -14,7 +14,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from processor.errors import KafkaError, KafkaUnavailableError
 from processor.kafka.config import common_options
-from processor.kafka.lifecycle import close_within
+from processor.kafka.lifecycle import close_within, start_client
 from processor.settings import Settings
 
 
@@ -60,11 +60,7 @@ def topic_configs(settings: Settings, name: str) -> dict[str, str]:
 
 async def _admin(settings: Settings) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(**common_options(settings, "admin"), request_timeout_ms=10000)
-    try:
-        await admin.start()
-    except AIOKafkaError as exc:
-        await close_within(admin.close())
-        raise KafkaUnavailableError(f"cannot reach Kafka: {exc}") from exc
+    await start_client(admin.start(), lambda: close_within(admin.close()), "admin client")
     return admin
 
 

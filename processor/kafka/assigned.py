@@ -16,8 +16,8 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
 from processor.kafka.admin import partition_count
-from processor.kafka.config import common_options
-from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer
+from processor.kafka.consumer import new_consumer
+from processor.kafka.lifecycle import CLOSE_TIMEOUT_S, close_consumer, start_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
@@ -42,17 +42,9 @@ class AssignedConsumer:
             if not count:
                 raise KafkaError(f"topic {topic} does not exist")
             partitions += [TopicPartition(topic, p) for p in range(count)]
-        consumer = AIOKafkaConsumer(
-            **common_options(self._settings, self._role),
-            group_id=None,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_bytes=32 * 1024 * 1024,
-        )
+        consumer = new_consumer(self._settings, self._role)
+        await start_consumer(consumer)
         try:
-            await consumer.start()
             consumer.assign(partitions)
             fresh = [tp for tp in partitions if (tp.topic, tp.partition) not in offsets]
             if fresh:
@@ -62,7 +54,7 @@ class AssignedConsumer:
                     consumer.seek(tp, offsets[(tp.topic, tp.partition)])
         except AIOKafkaError as exc:
             await close_consumer(consumer, CLOSE_TIMEOUT_S)
-            raise KafkaUnavailableError(f"cannot start consumer: {exc}") from exc
+            raise KafkaUnavailableError(f"cannot seek the consumer: {exc}") from exc
         self._consumer = consumer
         return [(tp.topic, tp.partition) for tp in partitions]
 

@@ -1,4 +1,7 @@
-"""Closing aiokafka clients within a bound, whatever the broker's state.
+"""Starting and closing aiokafka clients within a bound, whatever the broker's state.
+
+A client that fails to start is closed again and the failure is a
+:class:`~processor.errors.KafkaUnavailableError` (:func:`start_client`).
 
 aiokafka's ``stop()`` waits for undelivered batches (a transactional or
 idempotent producer never expires them) and for group requests to be
@@ -20,10 +23,13 @@ background; readers outside a group use the same short bound.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError as AIOKafkaError
+
+from processor.errors import KafkaUnavailableError
 
 CLOSE_TIMEOUT_S: Final = 5.0
 """Default bound on closing a client when the broker may be away."""
@@ -32,6 +38,34 @@ QUICK_CLOSE_TIMEOUT_S: Final = 2.0
 
 _closing: set[asyncio.Future[None]] = set()
 """Closes still running in the background (held so they are not garbage-collected)."""
+
+
+async def start_client(
+    start: Awaitable[None],
+    close: Callable[[], Awaitable[None]],
+    what: str,
+    timeout_s: float | None = None,
+) -> None:
+    """Await ``start`` (within ``timeout_s``, if given); on failure ``close`` and raise.
+
+    The failure is a KafkaUnavailableError naming ``what`` ("consumer", "admin client").
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            await start
+    except (AIOKafkaError, TimeoutError) as exc:
+        await close()
+        raise KafkaUnavailableError(f"cannot start the {what}: {exc!r}") from exc
+
+
+async def start_consumer(consumer: AIOKafkaConsumer, timeout_s: float | None = None) -> None:
+    """Start a consumer; if it fails, close it (quickly: it has joined nothing) and raise."""
+    await start_client(
+        consumer.start(),
+        lambda: close_consumer(consumer, QUICK_CLOSE_TIMEOUT_S),
+        "consumer",
+        timeout_s,
+    )
 
 
 async def close_within(close: Awaitable[None], timeout_s: float = QUICK_CLOSE_TIMEOUT_S) -> None:

@@ -11,38 +11,35 @@ import time
 from collections.abc import AsyncIterator
 from typing import Final
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError as AIOKafkaError
 
 from processor.errors import KafkaError, KafkaUnavailableError
 from processor.kafka.admin import partition_count
-from processor.kafka.config import common_options
-from processor.kafka.lifecycle import QUICK_CLOSE_TIMEOUT_S, close_consumer
+from processor.kafka.consumer import new_consumer
+from processor.kafka.lifecycle import QUICK_CLOSE_TIMEOUT_S, close_consumer, start_consumer
 from processor.kafka.records import Record
 from processor.settings import Settings
 
-_REQUEST_TIMEOUT_S: Final = 30.0
+REQUEST_TIMEOUT_S: Final = 30.0
 """Bound on connecting and on reading the start and end offsets."""
-_STALL_S: Final = 30.0
+STALL_S: Final = 30.0
 """A read that fetches nothing for this long while records remain has lost its broker."""
+PARTITION_FETCH_BYTES: Final = 8 * 1024 * 1024
+"""Twice a group consumer's: a restore reads whole partitions as fast as it can."""
+FETCH_BYTES: Final = 64 * 1024 * 1024
+FETCH_WAIT_MS: Final = 500
 
 
 async def read_to_end(
     settings: Settings, topic: str, partitions: list[int] | None = None, role: str = "reader"
 ) -> AsyncIterator[list[Record]]:
     """Yield batches of records of ``partitions`` (all if None) up to their end offsets."""
-    consumer = AIOKafkaConsumer(
-        **common_options(settings, role),
-        group_id=None,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
+    consumer = new_consumer(
+        settings, role, max_partition_fetch_bytes=PARTITION_FETCH_BYTES, fetch_max_bytes=FETCH_BYTES
     )
+    await start_consumer(consumer, REQUEST_TIMEOUT_S)
     try:
-        async with asyncio.timeout(_REQUEST_TIMEOUT_S):
-            await consumer.start()
         if partitions is None:
             count = await partition_count(settings, topic)
             if not count:
@@ -50,7 +47,7 @@ async def read_to_end(
             partitions = list(range(count))
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
-        async with asyncio.timeout(_REQUEST_TIMEOUT_S):
+        async with asyncio.timeout(REQUEST_TIMEOUT_S):
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if ends[tp] > 0}
@@ -59,11 +56,11 @@ async def read_to_end(
                 remaining.discard(tp)
         idle_since = time.monotonic()
         while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            batches = await consumer.getmany(*remaining, timeout_ms=FETCH_WAIT_MS)
             if any(batches.values()):
                 idle_since = time.monotonic()
-            elif time.monotonic() - idle_since > _STALL_S:
-                raise KafkaUnavailableError(f"reading {topic} made no progress for {_STALL_S:g} s")
+            elif time.monotonic() - idle_since > STALL_S:
+                raise KafkaUnavailableError(f"reading {topic} made no progress for {STALL_S:g} s")
             for records in batches.values():
                 if records:
                     yield records

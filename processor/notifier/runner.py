@@ -35,7 +35,7 @@ import structlog
 
 from processor import metrics
 from processor.errors import ConfigError, KafkaError
-from processor.kafka.plain_consumer import PlainConsumer
+from processor.kafka.consumer import SESSION_TIMEOUT_MS, GroupConsumer
 from processor.kafka.records import Record
 from processor.notifier.grouping import Alert, AlertGroup, Grouper, parse_alert
 from processor.notifier.sinks import USER_AGENT, Outcome, ReliableSink, build_sinks
@@ -103,12 +103,15 @@ class Notifier:
         self._client: httpx.AsyncClient | None = None
         self._grouper = Grouper(settings.notifier_group_window_s)
         self._offsets = OffsetTracker()
-        self._consumer = PlainConsumer(
+        self._consumer = GroupConsumer(
             settings,
             settings.topic_call_alerts,
             settings.notifier_group_id,
             role="notifier",
             on_revoked=self._on_revoked,
+            # A delivery may retry for notifier_retry_max_s between two fetches.
+            max_poll_interval_ms=int(max(300.0, settings.notifier_retry_max_s * 2) * 1000),
+            rebalance_timeout_ms=SESSION_TIMEOUT_MS,
         )
 
     @property
@@ -165,8 +168,8 @@ class Notifier:
         or interrupted by ``stop`` while waiting to retry), so it is always safe.
         """
         loop = asyncio.get_running_loop()
-        records = await self._consumer.fetch(self._fetch_wait_ms(loop.time()), FETCH_MAX_RECORDS)
-        alerts = self._read(records)
+        batches = await self._consumer.fetch(self._fetch_wait_ms(loop.time()), FETCH_MAX_RECORDS)
+        alerts = self._read([record for records in batches.values() for record in records])
         if alerts:
             await self._send_batch(alerts, stop)
         await self._send_groups(self._grouper.due(loop.time()), stop)
