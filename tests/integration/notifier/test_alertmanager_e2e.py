@@ -285,10 +285,15 @@ class TestProcess:
                     return alert_ids(sink) == [record["alertId"]]
 
                 await wait_for(sent)
-                metrics_text = (await http.get(f"{ops}/metrics")).text
-                assert 'recho_notifier_deliveries_total{result="delivered",sink="webhook"}' in (
-                    metrics_text
-                )
+
+                async def counted() -> bool:
+                    # counted once the sink's answer is back, a moment after it received
+                    text = (await http.get(f"{ops}/metrics")).text
+                    return (
+                        'recho_notifier_deliveries_total{result="delivered",sink="webhook"}' in text
+                    )
+
+                await wait_for(counted)
                 process.send_signal(signal.SIGTERM)
                 assert await asyncio.to_thread(process.wait, 30) == 0
             finally:
