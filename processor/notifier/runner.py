@@ -37,8 +37,10 @@ from processor import metrics
 from processor.errors import ConfigError, KafkaError
 from processor.kafka.consumer import SESSION_TIMEOUT_MS, GroupConsumer
 from processor.kafka.records import Record
+from processor.notifier.delivery import Outcome, ReliableSink
 from processor.notifier.grouping import Alert, AlertGroup, Grouper, parse_alert
-from processor.notifier.sinks import USER_AGENT, Outcome, ReliableSink, build_sinks
+from processor.notifier.offsets import OffsetTracker
+from processor.notifier.sinks import USER_AGENT, build_sinks
 from processor.retry import RetryPolicy
 from processor.settings import Settings
 
@@ -48,49 +50,6 @@ FETCH_MAX_RECORDS: Final = 500
 """Most alerts per step (and per Alertmanager request)."""
 FETCH_WAIT_MS: Final = 500
 """Longest a fetch waits for records when no group is about to close."""
-
-
-class OffsetTracker:
-    """Per partition, the offset that may be committed: below every alert still in flight."""
-
-    def __init__(self) -> None:
-        self._pending: dict[int, set[int]] = {}
-        self._next: dict[int, int] = {}
-        self._committed: dict[int, int] = {}
-
-    def consumed(self, partition: int, offset: int) -> None:
-        """An alert was read and is in flight."""
-        self._pending.setdefault(partition, set()).add(offset)
-        self._next[partition] = max(self._next.get(partition, 0), offset + 1)
-
-    def done(self, partition: int, offset: int) -> None:
-        """An alert is handled by every sink (delivered, failed for good, or unreadable)."""
-        pending = self._pending.get(partition)
-        if pending is not None:
-            pending.discard(offset)
-
-    def committable(self, partitions: Iterable[int] | None = None) -> dict[int, int]:
-        """Offsets to commit that moved since the last commit."""
-        offsets: dict[int, int] = {}
-        for partition in self._next if partitions is None else partitions:
-            if partition not in self._next:
-                continue
-            pending = self._pending.get(partition)
-            offset = min(pending) if pending else self._next[partition]
-            if self._committed.get(partition) != offset:
-                offsets[partition] = offset
-        return offsets
-
-    def committed(self, offsets: dict[int, int]) -> None:
-        """Record a successful commit."""
-        self._committed.update(offsets)
-
-    def forget(self, partitions: Iterable[int]) -> None:
-        """Drop partitions that moved to another member (they are its to commit now)."""
-        for partition in partitions:
-            self._pending.pop(partition, None)
-            self._next.pop(partition, None)
-            self._committed.pop(partition, None)
 
 
 class Notifier:

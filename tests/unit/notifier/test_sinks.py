@@ -12,20 +12,17 @@ import httpx
 import orjson
 import pytest
 
-from processor.errors import ConfigError
+from processor.errors import ConfigError, DeliveryError
 from processor.metrics import NOTIFIER_REGISTRY
+from processor.notifier.delivery import Outcome, ReliableSink, deliver
 from processor.notifier.grouping import Alert, idempotency_key, parse_alert
 from processor.notifier.runner import Notifier
 from processor.notifier.sinks import (
     AlertmanagerSink,
-    DeliveryError,
-    Outcome,
-    ReliableSink,
     SlackSink,
     WebhookSink,
     alertmanager_alert,
     build_sinks,
-    deliver,
     slack_message,
 )
 from processor.retry import RetryPolicy
