@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from processor.entry import run_main
 from processor.errors import ConfigError, ProcessorError
 from processor.flags import add_settings_flags, settings_from
 from processor.logs import configure_logging
@@ -64,7 +65,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         until_ms=_parse_time_ms(args.until) if args.until else None,
         reason=args.reason,
     )
-    report = asyncio.run(replay_dlq(settings, selection, dry_run=args.dry_run))
+    report = run_main(replay_dlq(settings, selection, dry_run=args.dry_run))
     verb = "would replay" if args.dry_run else "replayed"
     print(f"scanned {report.scanned} dead letters, {verb} {report.replayed}")
     if report.skipped_unreadable:

@@ -22,6 +22,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("Kafka producer", "producer_"),
     ("Ingress HTTP", "ingress_"),
     ("Authentication", "auth_"),
+    ("Ops endpoints", "ops_"),
     ("Worker", "worker_"),
     ("Notifier", "notifier_"),
     ("Explorer", "explorer_"),
@@ -47,10 +48,11 @@ READS: dict[str, tuple[str, ...]] = {
         "kafka_",
         *_TOPIC_NAMES,
         "worker_",
-        "ingress_host",  # the bind address of its /metrics
+        "ops_",
+        "ingress_host",  # ops_host's value when ops_host is not set (its former meaning)
         "log_",
     ),
-    "notifier": ("kafka_", "topic_call_alerts", "notifier_", "ingress_host", "log_"),
+    "notifier": ("kafka_", "topic_call_alerts", "notifier_", "ops_", "ingress_host", "log_"),
     "explorer": (
         "kafka_",
         "topic_call_events",

@@ -134,7 +134,8 @@ class Settings(BaseSettings):
     # --- Ingress HTTP ----------------------------------------------------------
     ingress_host: str = Field(
         "127.0.0.1",
-        description="Bind address of the ingress, and of the worker's and notifier's /metrics.",
+        description="Bind address of the ingress (and of the worker's and notifier's ops "
+        "endpoints while PROCESSOR_OPS_HOST is not set).",
     )
     ingress_port: int = Field(8080, ge=0, le=65535, description="Ingress port.")
     ingress_workers: int = Field(1, ge=1, description="Ingress processes.")
@@ -207,6 +208,13 @@ class Settings(BaseSettings):
     )
     auth_allowed_project_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="If set, only these projectIds are accepted."
+    )
+
+    # --- Ops endpoints (worker, notifier) ----------------------------------------
+    ops_host: str = Field(
+        "127.0.0.1",
+        description="Bind address of the worker's and notifier's /metrics, /healthz and "
+        "/readyz; default: PROCESSOR_INGRESS_HOST if that is set (its former meaning).",
     )
 
     # --- Worker ----------------------------------------------------------------
@@ -338,6 +346,15 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(
         None, description="JSON log lines; default: JSON unless stderr is a terminal."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ops_host_from_ingress_host(cls, data: object) -> object:
+        # ingress_host used to bind the worker's and notifier's ops endpoints too; a
+        # deployment that set only it keeps its ops endpoints where they were.
+        if isinstance(data, dict) and "ops_host" not in data and "ingress_host" in data:
+            return {**data, "ops_host": data["ingress_host"]}
+        return data
 
     @field_validator(
         "auth_bearer_tokens", "auth_allowed_project_ids", "explorer_tokens", mode="before"

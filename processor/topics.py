@@ -9,8 +9,7 @@ which partitions are under-replicated.
 
 from __future__ import annotations
 
-import asyncio
-
+from processor.entry import run_main
 from processor.kafka.admin import TopicInfo, create_topics, describe_topics
 from processor.settings import Settings
 
@@ -18,9 +17,9 @@ from processor.settings import Settings
 def command(settings: Settings, action: str) -> int:
     """Run one ``topics`` action; 0 on success, 1 when no project topic exists."""
     if action == "create":
-        created = asyncio.run(create_topics(settings))
+        created = run_main(create_topics(settings))
         print(f"created: {', '.join(created)}" if created else "all topics exist")
-    infos = asyncio.run(describe_topics(settings))
+    infos = run_main(describe_topics(settings))
     if not infos:
         print("no project topics exist; run 'processor topics create'")
         return 1

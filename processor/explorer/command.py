@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 
 import uvicorn
 
+from processor.entry import run_main, stop_event
 from processor.explorer.api import ExplorerApp, check_exposure
 from processor.explorer.backends import open_store
 from processor.explorer.materialize import Materializer
@@ -80,22 +80,19 @@ class Explorer:
         await self.store.close()
 
 
-async def run(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT."""
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    """Run until ``stop`` is set (by default: until SIGTERM or SIGINT)."""
     explorer = Explorer(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    await explorer.start()
-    print(f"explorer: {explorer.url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await explorer.stop()
+    with stop_event(stop) as stopping:
+        await explorer.start()
+        print(f"explorer: {explorer.url}", flush=True)
+        try:
+            await stopping.wait()
+        finally:
+            await explorer.stop()
     return 0
 
 
 def command(settings: Settings) -> int:
     """Entry point for the CLI."""
-    return asyncio.run(run(settings))
+    return run_main(run(settings))

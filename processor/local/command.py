@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 from rich.live import Live
 
+from processor.entry import run_main, stop_event
 from processor.kafka.admin import create_topics, probe
 from processor.kafka.tail import tail
 from processor.local.processes import ProcessTree, find_alertmanager
@@ -81,8 +81,10 @@ async def _kafka_up(settings: Settings, start: bool) -> bool:
     return True
 
 
-async def run_local(settings: Settings, *, start_kafka: bool) -> int:
-    """Run the whole pipeline until Ctrl-C; return the exit code."""
+async def run_local(
+    settings: Settings, *, start_kafka: bool, stop: asyncio.Event | None = None
+) -> int:
+    """Run the whole pipeline until Ctrl-C (or ``stop``); return the exit code."""
     settings = local_settings(settings)
     out = console()
     out.print("[bold]recho-processor[/]: starting Kafka, topics and the pipeline ...")
@@ -99,29 +101,26 @@ async def run_local(settings: Settings, *, start_kafka: bool) -> int:
         )
     tree = ProcessTree(settings.run_dir)
     urls = _start_children(tree, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    try:
-        await tree.wait_ready()
-        simulation = Simulation(settings)
-        traffic = asyncio.create_task(simulation.run())
-        await _watch(settings, tree, Dashboard(urls), simulation, stop)
-        simulation.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(traffic, 15)
-    finally:
-        out.print("stopping the pipeline ...")
-        tree.stop()
-        if started_kafka:
-            await asyncio.to_thread(
-                subprocess.run,
-                ["bash", str(KAFKA_SH), "down"],
-                check=False,
-                env=kafka_env(settings),
-            )
-        out.print(f"stopped; logs are in {settings.run_dir / 'logs'}")
+    with stop_event(stop) as stopping:  # also through the clean-up: Ctrl-C stops once
+        try:
+            await tree.wait_ready()
+            simulation = Simulation(settings)
+            traffic = asyncio.create_task(simulation.run())
+            await _watch(settings, tree, Dashboard(urls), simulation, stopping)
+            simulation.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(traffic, 15)
+        finally:
+            out.print("stopping the pipeline ...")
+            tree.stop()
+            if started_kafka:
+                await asyncio.to_thread(
+                    subprocess.run,
+                    ["bash", str(KAFKA_SH), "down"],
+                    check=False,
+                    env=kafka_env(settings),
+                )
+            out.print(f"stopped; logs are in {settings.run_dir / 'logs'}")
     return 0
 
 
@@ -225,4 +224,4 @@ async def _watch(
 
 def command(settings: Settings, start_kafka: bool) -> int:
     """Entry point for the CLI."""
-    return asyncio.run(run_local(settings, start_kafka=start_kafka))
+    return run_main(run_local(settings, start_kafka=start_kafka))

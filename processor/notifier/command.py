@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import structlog
 
 from processor import metrics
+from processor.entry import run_main, stop_event
 from processor.notifier.runner import Notifier
 from processor.ops_http import OpsServer
 from processor.retry import RetryPolicy
@@ -26,16 +26,14 @@ async def run_notifier(
     the signals. Raises ConfigError when no sink is configured (the CLI
     prints it).
     """
-    loop = asyncio.get_running_loop()
-    signals: tuple[signal.Signals, ...] = ()
-    if stop is None:
-        stop = asyncio.Event()
-        signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
+    with stop_event(stop) as stopping:
+        return await _run_notifier(settings, stopping, policy)
+
+
+async def _run_notifier(settings: Settings, stop: asyncio.Event, policy: RetryPolicy | None) -> int:
     notifier = Notifier(settings, policy)
     ops = OpsServer(
-        settings.ingress_host,
+        settings.ops_host,
         settings.notifier_metrics_port,
         lambda: notifier.joined,
         metrics.NOTIFIER_REGISTRY,
@@ -51,17 +49,10 @@ async def run_notifier(
         await notifier.run(stop)
     finally:
         await ops.stop()
-        for sig in signals:
-            loop.remove_signal_handler(sig)
     log.info("notifier_stopped")
     return 0
 
 
 def command(settings: Settings) -> int:
     """Entry point for the CLI."""
-    try:
-        import uvloop
-
-        return uvloop.run(run_notifier(settings))
-    except ImportError:
-        return asyncio.run(run_notifier(settings))
+    return run_main(run_notifier(settings))

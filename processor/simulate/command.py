@@ -13,11 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import signal
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any, cast
 
+from processor.entry import on_signals, run_main
 from processor.settings import AuthMode, Settings
 from processor.simulate.console import SimulationConsole
 from processor.simulate.runner import Simulation, SimulationReport
@@ -77,15 +75,14 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
     )
     simulation = Simulation(settings, retry=retry, project_id=getattr(args, "project_id", None))
     with SimulationConsole() as console:
-        report = _run(_main(simulation, console))
+        report = run_main(_main(simulation, console))
     console.print_report(report)
     return 1 if report.rejected else 0
 
 
 async def _main(simulation: Simulation, console: SimulationConsole) -> SimulationReport:
-    loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    assert task is not None  # we are inside asyncio.run
+    assert task is not None  # we are inside run_main
 
     def on_signal() -> None:
         if simulation.stopping:
@@ -95,34 +92,11 @@ async def _main(simulation: Simulation, console: SimulationConsole) -> Simulatio
         console.note("stopping: finishing in-flight requests (Ctrl-C again to abort)")
         simulation.stop()
 
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    with on_signals(on_signal):
         try:
-            loop.add_signal_handler(sig, on_signal)
-            handled.append(sig)
-        except (NotImplementedError, RuntimeError):  # no signal handlers on this platform
-            pass
-    try:
-        return await simulation.run(console.update)
-    except asyncio.CancelledError:
-        if not simulation.stopping:
-            raise
-        task.uncancel()  # the second Ctrl-C: report what was done so far
-        return simulation.snapshot()
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-
-
-def _run(main: Coroutine[Any, Any, SimulationReport]) -> SimulationReport:
-    """Run ``main`` to completion, on uvloop if it is installed."""
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(main)
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return cast(Callable[[], asyncio.AbstractEventLoop], uvloop.new_event_loop)
+            return await simulation.run(console.update)
+        except asyncio.CancelledError:
+            if not simulation.stopping:
+                raise
+            task.uncancel()  # the second Ctrl-C: report what was done so far
+            return simulation.snapshot()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 
 import structlog
 
 from processor import metrics
+from processor.entry import run_main, stop_event
 from processor.errors import FencedError
 from processor.ops_http import OpsServer
 from processor.settings import Settings
@@ -17,14 +17,19 @@ log = structlog.get_logger(__name__)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> int:
-    """Run one worker; return the process exit code."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    """Run one worker until ``stop`` is set; return the process exit code.
+
+    Without ``stop`` (the ``processor worker`` process), SIGTERM and SIGINT stop it; a
+    caller that passes ``stop`` owns the signals.
+    """
+    with stop_event(stop) as stopping:
+        return await _run_worker(settings, stopping)
+
+
+async def _run_worker(settings: Settings, stop: asyncio.Event) -> int:
     worker = Worker(settings)
     ops = OpsServer(
-        settings.ingress_host,
+        settings.ops_host,
         settings.worker_metrics_port,
         lambda: worker.ready,
         metrics.WORKER_REGISTRY,
@@ -46,9 +51,4 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> i
 
 def command(settings: Settings) -> int:
     """Entry point for the CLI."""
-    try:
-        import uvloop
-
-        return uvloop.run(run_worker(settings))
-    except ImportError:
-        return asyncio.run(run_worker(settings))
+    return run_main(run_worker(settings))
