@@ -1,9 +1,13 @@
 """Simulate the Recho platform: sign and send webhooks like it does.
 
-scenarios (what each call sends, when) -> runner (many calls in flight, rate, stop)
--> sender (sign, POST, retry) -> an ingress; console shows it, command is the CLI.
+outcomes (how calls end, the mix) -> scenarios (what each call sends, when; from
+lifecycles, gaps) -> envelopes (the POST body) -> runner (many calls in flight; pacing:
+rate, stop; report: counts) -> sender (sign, POST, retry) -> an ingress; console shows it,
+command is the CLI.
 """
 
+from processor.simulate.envelopes import envelope_bytes
+from processor.simulate.outcomes import DEFAULT_MIX, Outcome, parse_mix
 from processor.simulate.runner import (
     LatencySummary,
     SentEvent,
@@ -11,14 +15,7 @@ from processor.simulate.runner import (
     SimulationReport,
     simulate,
 )
-from processor.simulate.scenarios import (
-    DEFAULT_MIX,
-    Outcome,
-    PlannedEvent,
-    envelope_bytes,
-    parse_mix,
-    plan_call,
-)
+from processor.simulate.scenarios import PlannedEvent, plan_call
 from processor.simulate.sender import (
     DEFAULT_RETRY,
     Delivery,

@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from processor.contract.enums import EventType
+from processor.simulate.outcomes import Outcome
 from processor.simulate.runner import SimulationReport
-from processor.simulate.scenarios import Outcome
 
 _PLAIN_WIDTH = 120
 

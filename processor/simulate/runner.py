@@ -33,13 +33,9 @@ from processor.contract.enums import Direction
 from processor.errors import ConfigError
 from processor.retry import RetryPolicy
 from processor.settings import Settings
-from processor.simulate.scenarios import (
-    Outcome,
-    direction_of,
-    envelope_bytes,
-    parse_mix,
-    plan_call,
-)
+from processor.simulate.envelopes import envelope_bytes
+from processor.simulate.outcomes import Outcome, direction_of, parse_mix
+from processor.simulate.scenarios import plan_call
 from processor.simulate.sender import DEFAULT_RETRY, Delivery, DeliveryResult, Sender
 
 DEFAULT_PROJECT_ID: Final = "6f1d2c3e-8a4b-4c5d-9e0f-1a2b3c4d5e6f"

@@ -43,7 +43,9 @@ from processor.kafka.reader import read_to_end
 from processor.local.processes import settings_env
 from processor.outputs.records import changelog_record
 from processor.settings import Settings
-from processor.simulate.scenarios import Outcome, envelope_bytes, parse_mix, plan_call
+from processor.simulate.envelopes import envelope_bytes
+from processor.simulate.outcomes import Outcome, parse_mix
+from processor.simulate.scenarios import plan_call
 from processor.worker.partition import PartitionWorker
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,16 +23,10 @@ from processor.contract import (
     EventType,
     parse_envelope,
 )
-from processor.simulate.scenarios import (
-    DEFAULT_MIX,
-    Gap,
-    Outcome,
-    PlannedEvent,
-    direction_of,
-    envelope_bytes,
-    parse_mix,
-    plan_call,
-)
+from processor.simulate.envelopes import envelope_bytes
+from processor.simulate.gaps import Gap
+from processor.simulate.outcomes import DEFAULT_MIX, Outcome, direction_of, parse_mix
+from processor.simulate.scenarios import PlannedEvent, plan_call
 from processor.worker.ingest import call_event as worker_call_event
 from tests.factories import PROJECT_ID, SPEC_EXAMPLES
 
