@@ -8,13 +8,8 @@ command is the CLI.
 
 from processor.simulate.envelopes import envelope_bytes
 from processor.simulate.outcomes import DEFAULT_MIX, Outcome, parse_mix
-from processor.simulate.runner import (
-    LatencySummary,
-    SentEvent,
-    Simulation,
-    SimulationReport,
-    simulate,
-)
+from processor.simulate.report import LatencySummary, SentEvent, SimulationReport
+from processor.simulate.runner import Simulation, simulate
 from processor.simulate.scenarios import PlannedEvent, plan_call
 from processor.simulate.sender import (
     DEFAULT_RETRY,

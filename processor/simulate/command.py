@@ -18,7 +18,8 @@ import sys
 from processor.entry import on_signals, run_main
 from processor.settings import AuthMode, Settings
 from processor.simulate.console import SimulationConsole
-from processor.simulate.runner import Simulation, SimulationReport
+from processor.simulate.report import SimulationReport
+from processor.simulate.runner import Simulation
 from processor.simulate.sender import DEFAULT_RETRY, ensure_key_pair
 
 _DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRY.max_attempts

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from processor.contract.enums import EventType
 from processor.simulate.outcomes import Outcome
-from processor.simulate.runner import SimulationReport
+from processor.simulate.report import SimulationReport
 
 _PLAIN_WIDTH = 120
 

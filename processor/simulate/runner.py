@@ -7,9 +7,10 @@ to ``simulate_concurrent_calls`` calls going; each call is one task that plans i
 is the platform's per-call FIFO: a call's events reach the ingress in order, whatever
 retries happen. A call whose event is rejected or given up on sends nothing more (aborted).
 
-Every attempt (first tries and retries alike) takes a token from one global bucket refilled
-at ``simulate_rate_per_s``, so the ingress never sees more than that rate; the rate is a
-ceiling, reached only if enough calls are in flight.
+Every attempt (first tries and retries alike) takes a token from one global bucket
+(:class:`~processor.simulate.pacing.Pacer`) refilled at ``simulate_rate_per_s``, so the
+ingress never sees more than that rate; the rate is a ceiling, reached only if enough calls
+are in flight. The counts and the report are in :mod:`~processor.simulate.report`.
 
 The run ends after ``simulate_calls`` calls have finished, after ``simulate_duration_s``,
 or on :meth:`Simulation.stop` (Ctrl-C). Stopping is graceful: no new call starts, waits are
@@ -21,12 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
 import uuid
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Final
 
 from processor.contract.enums import Direction
@@ -34,168 +31,22 @@ from processor.errors import ConfigError
 from processor.retry import RetryPolicy
 from processor.settings import Settings
 from processor.simulate.envelopes import envelope_bytes
-from processor.simulate.outcomes import Outcome, direction_of, parse_mix
+from processor.simulate.outcomes import direction_of, parse_mix
+from processor.simulate.pacing import Pacer
+from processor.simulate.report import (
+    Counts,
+    DeliveryHook,
+    ProgressHook,
+    SentEvent,
+    SimulationReport,
+)
 from processor.simulate.scenarios import plan_call
-from processor.simulate.sender import DEFAULT_RETRY, Delivery, DeliveryResult, Sender
+from processor.simulate.sender import DEFAULT_RETRY, DeliveryResult, Sender
 
 DEFAULT_PROJECT_ID: Final = "6f1d2c3e-8a4b-4c5d-9e0f-1a2b3c4d5e6f"
 """projectId of simulated traffic unless the ingress has an allow-list (then its first)."""
 _BURST_S: Final = 0.05
 """How much unused rate the bucket keeps: up to 50 ms worth of requests at once."""
-
-
-@dataclass(frozen=True, slots=True)
-class LatencySummary:
-    """Durations of accepted requests (one HTTP round trip each), in seconds."""
-
-    count: int = 0
-    p50_s: float = 0.0
-    p90_s: float = 0.0
-    p99_s: float = 0.0
-    max_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class SimulationReport:
-    """What a simulation sent and how the ingress answered; a snapshot while it runs."""
-
-    target_url: str
-    auth_mode: str
-    elapsed_s: float
-    running: bool
-    """True in progress snapshots, False in the final report."""
-    stopped: bool
-    """The run was stopped (duration, Ctrl-C) rather than running out of calls."""
-    calls_started: int
-    calls_in_flight: int
-    calls_finished: dict[str, int]
-    """Calls whose every event was accepted, by outcome."""
-    calls_aborted: dict[str, int]
-    """Calls that stopped sending because an event was rejected or given up on, by outcome."""
-    calls_interrupted: int
-    """Calls cut short by the stop."""
-    sent_by_type: dict[str, int]
-    """Events posted at least once, by eventType: accepted, rejected, or cut short by the
-    stop while being retried."""
-    accepted_by_type: dict[str, int]
-    rejected_by_status: dict[str, int]
-    """Events rejected or given up on, by the last answer (``"401"``, ``"transport"``)."""
-    responses_by_status: dict[str, int]
-    """Every attempt's answer, retries included."""
-    requests: int
-    retried: int
-    """Attempts after an event's first."""
-    latency: LatencySummary
-
-    @property
-    def sent(self) -> int:
-        """Events posted at least once."""
-        return sum(self.sent_by_type.values())
-
-    @property
-    def accepted(self) -> int:
-        """Events that got a 2xx."""
-        return sum(self.accepted_by_type.values())
-
-    @property
-    def rejected(self) -> int:
-        """Events rejected or given up on."""
-        return sum(self.rejected_by_status.values())
-
-    @property
-    def sent_per_s(self) -> float:
-        """Average events posted per second."""
-        return self.sent / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class SentEvent:
-    """One event's delivery, for callers that check what reached the ingress."""
-
-    call_id: str
-    outcome: Outcome
-    event_type: str
-    body: bytes
-    delivery: Delivery
-
-
-ProgressHook = Callable[[SimulationReport], None]
-DeliveryHook = Callable[[SentEvent], None]
-
-
-class LatencyHistogram:
-    """Log-spaced buckets (2 % apart): percentiles within 2 % at constant cost per sample."""
-
-    _FLOOR_S: Final = 1e-5
-    _RATIO: Final = 1.02
-    _BUCKETS: Final = 1000  # 10 us * 1.02**1000 ~ 4 hours
-
-    def __init__(self) -> None:
-        self._counts = [0] * (self._BUCKETS + 1)
-        self._log_ratio = math.log(self._RATIO)
-        self.count = 0
-        self.max_s = 0.0
-
-    def add(self, seconds: float) -> None:
-        """Record one duration."""
-        index = 0
-        if seconds > self._FLOOR_S:
-            index = min(self._BUCKETS, int(math.log(seconds / self._FLOOR_S) / self._log_ratio))
-        self._counts[index] += 1
-        self.count += 1
-        self.max_s = max(self.max_s, seconds)
-
-    def percentile(self, fraction: float) -> float:
-        """The duration below which ``fraction`` of samples fall (0 without samples)."""
-        if not self.count:
-            return 0.0
-        rank = max(1, math.ceil(fraction * self.count))
-        seen = 0
-        for index, count in enumerate(self._counts):
-            seen += count
-            if seen >= rank:
-                return min(self.max_s, self._FLOOR_S * self._RATIO ** (index + 1))
-        return self.max_s
-
-    def summary(self) -> LatencySummary:
-        """Count, p50, p90, p99 and max."""
-        return LatencySummary(
-            self.count,
-            self.percentile(0.50),
-            self.percentile(0.90),
-            self.percentile(0.99),
-            self.max_s,
-        )
-
-
-class RateLimiter:
-    """A token bucket as a schedule (GCRA): each caller learns how long to wait for its turn."""
-
-    def __init__(self, rate_per_s: float, burst: float = 1.0) -> None:
-        self._interval = 1.0 / rate_per_s
-        self._tolerance = max(0.0, burst - 1.0) * self._interval
-        self._next_at = -math.inf
-
-    def reserve(self, now: float) -> float:
-        """Take the next slot; return the seconds to wait before using it (0 if free now)."""
-        due = max(self._next_at, now)
-        self._next_at = due + self._interval
-        return max(0.0, due - self._tolerance - now)
-
-
-@dataclass(slots=True)
-class _Counts:
-    calls_started: int = 0
-    calls_interrupted: int = 0
-    calls_finished: Counter[str] = field(default_factory=Counter)
-    calls_aborted: Counter[str] = field(default_factory=Counter)
-    sent_by_type: Counter[str] = field(default_factory=Counter)
-    accepted_by_type: Counter[str] = field(default_factory=Counter)
-    rejected_by_status: Counter[str] = field(default_factory=Counter)
-    responses_by_status: Counter[str] = field(default_factory=Counter)
-    requests: int = 0
-    retried: int = 0
-    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
 class Simulation:
@@ -224,12 +75,9 @@ class Simulation:
         self._run_id = run_id or uuid.uuid4().hex[:8]
         self._rng = random.Random(settings.simulate_seed)  # noqa: S311 (traffic, not secrets)
         rate = settings.simulate_rate_per_s
-        self._limiter = RateLimiter(rate, burst=max(1.0, rate * _BURST_S))
-        self._counts = _Counts()
+        self._pacer = Pacer(rate, burst=max(1.0, rate * _BURST_S))
+        self._counts = Counts()
         self._active = 0
-        self._stopping = False
-        self._stopped = False
-        self._sleepers: set[asyncio.Future[bool]] = set()
         self._slot_free = asyncio.Event()
         self._started_at: float | None = None
         self._ended_at: float | None = None
@@ -237,17 +85,13 @@ class Simulation:
     @property
     def stopping(self) -> bool:
         """True once :meth:`stop` was called."""
-        return self._stopping
+        return self._pacer.stopping
 
     def stop(self) -> None:
         """Stop gracefully: no new calls, waits cut short, in-flight requests finish."""
-        if self._stopping:
+        if self._pacer.stopping:
             return
-        self._stopping = True
-        self._stopped = True
-        for sleeper in self._sleepers:
-            if not sleeper.done():
-                sleeper.set_result(True)
+        self._pacer.stop()
         self._slot_free.set()
 
     async def run(
@@ -296,7 +140,7 @@ class Simulation:
         concurrent = self._settings.simulate_concurrent_calls
         async with asyncio.TaskGroup() as calls:
             index = 0
-            while not self._stopping and (limit == 0 or index < limit):
+            while not self._pacer.stopping and (limit == 0 or index < limit):
                 if self._active >= concurrent:
                     self._slot_free.clear()
                     await self._slot_free.wait()
@@ -319,7 +163,7 @@ class Simulation:
         scale = self._settings.simulate_time_scale
         try:
             for planned in plan_call(outcome, call_id, rng):
-                if await self.pause(planned.gap_s * scale):
+                if await self._pacer.pause(planned.gap_s * scale):
                     counts.calls_interrupted += 1
                     return
                 body = envelope_bytes(
@@ -330,7 +174,7 @@ class Simulation:
                     auth_type=self._settings.auth_mode.value,
                     target=self._settings.simulate_target_url,
                 )
-                delivery = await sender.send(body, self, lane=index)
+                delivery = await sender.send(body, self._pacer, lane=index)
                 event_type = planned.event_type.value
                 if delivery.attempts:
                     counts.sent_by_type[event_type] += 1
@@ -357,31 +201,6 @@ class Simulation:
         if label.startswith("2"):
             self._counts.latency.add(latency_s)
 
-    async def before_attempt(self) -> bool:
-        """Pacing: wait for a token of the global rate; True if stopping."""
-        if self._stopping:
-            return True
-        delay = self._limiter.reserve(asyncio.get_running_loop().time())
-        return await self.pause(delay) if delay > 0 else False
-
-    async def pause(self, delay_s: float) -> bool:
-        """Pacing: sleep ``delay_s`` unless stopped first; True if stopping."""
-        if self._stopping:
-            return True
-        if delay_s <= 0:
-            return False
-        loop = asyncio.get_running_loop()
-        # A future per sleeper (not an asyncio.Event) so that stop() wakes all of them and a
-        # finished sleep leaves no waiter behind: calls sleep between all their events.
-        sleeper: asyncio.Future[bool] = loop.create_future()
-        wake = loop.call_later(delay_s, _resolve, sleeper)
-        self._sleepers.add(sleeper)
-        try:
-            return await sleeper
-        finally:
-            wake.cancel()
-            self._sleepers.discard(sleeper)
-
     async def _report_progress(self, on_progress: ProgressHook, interval_s: float) -> None:
         while True:
             await asyncio.sleep(interval_s)
@@ -389,37 +208,20 @@ class Simulation:
 
     def snapshot(self) -> SimulationReport:
         """The counts so far (the final report once :meth:`run` returned)."""
-        counts = self._counts
         if self._started_at is None:
             elapsed = 0.0
         elif self._ended_at is not None:
             elapsed = self._ended_at - self._started_at
         else:
             elapsed = asyncio.get_running_loop().time() - self._started_at
-        return SimulationReport(
+        return self._counts.report(
             target_url=self._settings.simulate_target_url,
             auth_mode=self._settings.auth_mode.value,
             elapsed_s=elapsed,
             running=self._ended_at is None,
-            stopped=self._stopped,
-            calls_started=counts.calls_started,
+            stopped=self._pacer.stopping,
             calls_in_flight=self._active,
-            calls_finished=dict(counts.calls_finished),
-            calls_aborted=dict(counts.calls_aborted),
-            calls_interrupted=counts.calls_interrupted,
-            sent_by_type=dict(counts.sent_by_type),
-            accepted_by_type=dict(counts.accepted_by_type),
-            rejected_by_status=dict(counts.rejected_by_status),
-            responses_by_status=dict(counts.responses_by_status),
-            requests=counts.requests,
-            retried=counts.retried,
-            latency=counts.latency.summary(),
         )
-
-
-def _resolve(sleeper: asyncio.Future[bool]) -> None:
-    if not sleeper.done():
-        sleeper.set_result(False)
 
 
 async def simulate(

@@ -36,13 +36,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
 import httpx
 
 from processor.errors import ConfigError
 from processor.retry import Jitter, RetryPolicy, is_retriable_status, parse_retry_after
 from processor.settings import AuthMode, Settings
+from processor.simulate.pacing import UNPACED, Pacing
 from processor.simulate.signer import (
     PRIVATE_KEY_SUFFIX,
     PUBLIC_KEY_SUFFIX,
@@ -103,30 +104,6 @@ class Delivery:
         """The last answer as a bounded label: ``"202"``, ``"401"`` or ``"transport"``."""
         return TRANSPORT_ERROR if self.status is None else str(self.status)
 
-
-class Pacing(Protocol):
-    """The runner's say over when attempts happen (rate limit, stop)."""
-
-    async def before_attempt(self) -> bool:
-        """Wait for this attempt's turn; True if the run is stopping (then do not send)."""
-        ...
-
-    async def pause(self, delay_s: float) -> bool:
-        """Wait ``delay_s``; True if the run is stopping (possibly cut short)."""
-        ...
-
-
-class _Unpaced:
-    async def before_attempt(self) -> bool:
-        return False
-
-    async def pause(self, delay_s: float) -> bool:
-        await asyncio.sleep(delay_s)
-        return False
-
-
-UNPACED: Final[Pacing] = _Unpaced()
-"""No rate limit and plain sleeps."""
 
 AttemptHook = Callable[[str, float], None]
 """Called after every attempt with its status label and duration in seconds."""

@@ -38,7 +38,8 @@ from processor.simulate import (
 )
 from processor.simulate.command import add_arguments, command
 from processor.simulate.console import SimulationConsole, progress_line, render_report
-from processor.simulate.runner import LatencyHistogram, LatencySummary, RateLimiter
+from processor.simulate.pacing import RateLimiter
+from processor.simulate.report import LatencyHistogram, LatencySummary
 from processor.simulate.sender import Credentials, Sender, ensure_key_pair
 
 
