@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import operator
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any, TypeVar
 
 from processor.explorer.exceptions import StoreError
 from processor.explorer.rows import AlertRow, Batch, ErrorRow, EventRow, Position, StateRow
 from processor.explorer.schema import CREATE_MIGRATIONS_TABLE, MIGRATIONS, render
+from processor.explorer.sql_reads import SUMMARY_COLUMNS, read_stats, summary_of, where_clause
 from processor.explorer.store import CallQuery, CallRows, CallSummary, StatsRows
 
 T = TypeVar("T")
@@ -42,11 +43,6 @@ _EVENT_VALUES = operator.attrgetter(*(f.name for f in fields(EventRow)))
 _ERROR_VALUES = operator.attrgetter(*(f.name for f in fields(ErrorRow)))
 _ALERT_VALUES = operator.attrgetter(*(f.name for f in fields(AlertRow)))
 _STATE_VALUES = operator.attrgetter(*_STATE_COLUMNS)
-_SUMMARY_COLUMNS = (
-    "call_id, project_id, direction, status, outcome, first_seen_ms, last_seen_ms, "
-    "duration_ms, attempts, events_seen, error_count, stalled"
-)
-_UNEXPECTED = ("UNEXPECTED_TRANSITION", "AFTER_TERMINAL")
 _CHUNK = 500
 
 
@@ -309,121 +305,12 @@ class SqlStore:
         """Newest first (by first event), after the cursor, at most ``query.limit``."""
         where, params = where_clause(query)
         sql = (
-            f"SELECT {_SUMMARY_COLUMNS} FROM calls c {where} "  # noqa: S608 (built from constants)
+            f"SELECT {SUMMARY_COLUMNS} FROM calls c {where} "  # noqa: S608 (built from constants)
             "ORDER BY first_seen_ms DESC, call_id DESC LIMIT ?"
         )
         rows = await self._read(lambda cur: self._x(cur, sql, [*params, query.limit]).fetchall())
-        return [_summary(r) for r in rows]
+        return [summary_of(r) for r in rows]
 
     async def stats(self, since_ms: int) -> StatsRows:
         """Outcomes, error codes and unexpected transitions since ``since_ms``; answer time."""
-
-        def read(cur: Cursor) -> StatsRows:
-            stats = StatsRows()
-            for outcome, count in self._x(
-                cur,
-                "SELECT COALESCE(outcome, 'OPEN'), COUNT(*) FROM calls WHERE first_seen_ms >= ? "
-                "GROUP BY COALESCE(outcome, 'OPEN') ORDER BY 2 DESC",
-                (since_ms,),
-            ).fetchall():
-                stats.by_outcome[outcome] = int(count)
-            stats.calls = sum(stats.by_outcome.values())
-            for code, count in self._x(
-                cur,
-                "SELECT code, COUNT(*) FROM event_errors WHERE at_ms >= ? "
-                "GROUP BY code ORDER BY 2 DESC, 1 LIMIT 50",
-                (since_ms,),
-            ).fetchall():
-                stats.by_error_code[code] = int(count)
-            stats.by_transition = [
-                (v, p, s, int(n))
-                for v, p, s, n in self._x(
-                    cur,
-                    "SELECT verdict, previous_status, status, COUNT(*) FROM events "
-                    "WHERE verdict IN (?, ?) AND at_ms >= ? "
-                    "GROUP BY verdict, previous_status, status ORDER BY 4 DESC, 1, 2, 3 LIMIT 50",
-                    (*_UNEXPECTED, since_ms),
-                ).fetchall()
-            ]
-            answered_where = "FROM calls WHERE first_seen_ms >= ? AND time_to_answer_ms IS NOT NULL"
-            answered = int(
-                self._x(cur, f"SELECT COUNT(*) {answered_where}", (since_ms,)).fetchone()[0]
-            )
-            stats.answered = answered
-            if answered:
-                for share in (0.5, 0.95):
-                    rank = max(0, math.ceil(share * answered) - 1)  # nearest rank
-                    value = self._x(
-                        cur,
-                        f"SELECT time_to_answer_ms {answered_where} "
-                        "ORDER BY time_to_answer_ms LIMIT 1 OFFSET ?",
-                        (since_ms, rank),
-                    ).fetchone()[0]
-                    if share == 0.5:
-                        stats.time_to_answer_p50_ms = int(value)
-                    else:
-                        stats.time_to_answer_p95_ms = int(value)
-            return stats
-
-        return await self._read(read)
-
-
-def _summary(r: Sequence[Any]) -> CallSummary:
-    return CallSummary(
-        call_id=r[0],
-        project_id=r[1],
-        direction=r[2],
-        status=r[3],
-        outcome=r[4],
-        first_seen_ms=int(r[5]),
-        last_seen_ms=int(r[6]),
-        duration_ms=r[7],
-        attempts=int(r[8]),
-        events_seen=int(r[9]),
-        error_count=int(r[10]),
-        stalled=bool(r[11]),
-    )
-
-
-def where_clause(query: CallQuery) -> tuple[str, list[Any]]:
-    """The WHERE clause (``?`` placeholders) and its parameters for ``query``."""
-    terms: list[str] = []
-    params: list[Any] = []
-
-    def add(term: str, *values: Any) -> None:
-        terms.append(term)
-        params.extend(values)
-
-    if query.project_id is not None:
-        add("c.project_id = ?", query.project_id)
-    if query.status is not None:
-        add("c.status = ?", query.status)
-    if query.outcome == "OPEN":
-        add("c.outcome IS NULL")
-    elif query.outcome is not None:
-        add("c.outcome = ?", query.outcome)
-    if query.has_errors is not None:
-        add("c.error_count > 0" if query.has_errors else "c.error_count = 0")
-    if query.verdict is not None:
-        add(
-            "EXISTS (SELECT 1 FROM events e WHERE e.call_id = c.call_id AND e.verdict = ?)",
-            query.verdict,
-        )
-    if query.error_code is not None:
-        add(
-            "EXISTS (SELECT 1 FROM event_errors x WHERE x.call_id = c.call_id AND x.code = ?)",
-            query.error_code,
-        )
-    if query.since_ms is not None:
-        add("c.first_seen_ms >= ?", query.since_ms)
-    if query.until_ms is not None:
-        add("c.first_seen_ms < ?", query.until_ms)
-    if query.after is not None:
-        after = query.after
-        add(
-            "(c.first_seen_ms < ? OR (c.first_seen_ms = ? AND c.call_id < ?))",
-            after.first_seen_ms,
-            after.first_seen_ms,
-            after.call_id,
-        )
-    return ("WHERE " + " AND ".join(terms) if terms else ""), params
+        return await self._read(lambda cur: read_stats(partial(self._x, cur), since_ms))
