@@ -43,8 +43,9 @@ ERROR_CODE_MAX_LEN: Final = 32
 """Longest error code kept; codes are open strings, longer ones are cut."""
 
 _DIGEST_SIZE: Final = 8
-_STATUS_BITS: Final = 5
-_STATUS_MASK: Final = (1 << _STATUS_BITS) - 1
+HISTORY_STATUS_BITS: Final = 5
+"""Low bits of a packed history entry holding the status code; the rest is the offset."""
+HISTORY_STATUS_MASK: Final = (1 << HISTORY_STATUS_BITS) - 1
 _STATE_VERSION: Final = 1
 
 STATUS_CODES: Final[Mapping[CallStatus, int]] = {
@@ -69,7 +70,8 @@ STATUS_CODES: Final[Mapping[CallStatus, int]] = {
 }
 """Status -> history code. Written to the changelog: append, never renumber."""
 
-_CODE_STATUSES: Final[Mapping[int, CallStatus]] = {c: s for s, c in STATUS_CODES.items()}
+CODE_STATUSES: Final[Mapping[int, CallStatus]] = {c: s for s, c in STATUS_CODES.items()}
+"""History code -> status (the inverse of :data:`STATUS_CODES`)."""
 
 
 class CallOutcome(StrEnum):
@@ -155,7 +157,7 @@ class CallState:
     def append_history(self, status: CallStatus, at_ms: int) -> None:
         """Record that the machine entered ``status`` at ``at_ms``; keeps the last few."""
         offset = max(0, at_ms - self.first_seen_ms)
-        packed = (offset << _STATUS_BITS) | STATUS_CODES[status]
+        packed = (offset << HISTORY_STATUS_BITS) | STATUS_CODES[status]
         history = (*self.history, packed)
         if len(history) > HISTORY_CAP:
             self.history_dropped += len(history) - HISTORY_CAP
@@ -250,8 +252,8 @@ class CallState:
 
 
 def _unpack(packed: int, first_seen_ms: int) -> tuple[CallStatus, int]:
-    status = _CODE_STATUSES.get(packed & _STATUS_MASK, CallStatus.UNKNOWN)
-    return status, first_seen_ms + (packed >> _STATUS_BITS)
+    status = CODE_STATUSES.get(packed & HISTORY_STATUS_MASK, CallStatus.UNKNOWN)
+    return status, first_seen_ms + (packed >> HISTORY_STATUS_BITS)
 
 
 def _as_int(value: object) -> int:

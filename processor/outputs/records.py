@@ -23,7 +23,8 @@ from typing import Any, Final
 import orjson
 
 from processor.calls import AlertKind, CallState, EmitEvent, RaiseAlert
-from processor.contract import Direction, Envelope, ErrorEntry
+from processor.calls.state import CODE_STATUSES, HISTORY_STATUS_BITS, HISTORY_STATUS_MASK
+from processor.contract import CallStatus, Direction, Envelope, ErrorEntry
 
 EVENT_SCHEMA: Final = "recho.call-event/1"
 """Value of the ``schema`` field of every call-events record."""
@@ -151,7 +152,7 @@ def state_record(state: CallState) -> bytes:
             "direction": state.direction,
             "status": NEW_STATUS if status is None else status,
             "lastReportedStatus": state.last_reported_status,
-            "history": [{"status": s, "atMs": at_ms} for s, at_ms in state.history_entries()],
+            "history": _history(state),
             "historyDropped": state.history_dropped,
             "firstSeenMs": state.first_seen_ms,
             "lastSeenMs": state.last_seen_ms,
@@ -167,6 +168,19 @@ def state_record(state: CallState) -> bytes:
             "stalled": state.stalled_alerted,
         }
     )
+
+
+def _history(state: CallState) -> list[dict[str, object]]:
+    """``state.history_entries()`` as records, unpacked here without the pairs."""
+    first = state.first_seen_ms
+    unknown = CallStatus.UNKNOWN
+    return [
+        {
+            "status": CODE_STATUSES.get(packed & HISTORY_STATUS_MASK, unknown),
+            "atMs": first + (packed >> HISTORY_STATUS_BITS),
+        }
+        for packed in state.history
+    ]
 
 
 def alert_record(

@@ -24,6 +24,7 @@ from processor.calls import (
     EmitEvent,
     RaiseAlert,
     Severity,
+    Verdict,
     alert_id,
     check_stalled,
     handle,
@@ -115,6 +116,7 @@ class PartitionWorker:
         tx = self._tx
         store = self.store
         labels = self._labels
+        counts: dict[tuple[EventType, Verdict], int] = {}
         for record in records:
             source = SourceRef(self._input, record.partition, record.offset)
             try:
@@ -141,7 +143,8 @@ class PartitionWorker:
                     tx.stage(
                         self._events, key, event_record(effect, envelope, source, envelope.flags)
                     )
-                    labels.event(event.event_type, effect.verdict).inc()
+                    counted = (event.event_type, effect.verdict)
+                    counts[counted] = counts.get(counted, 0) + 1
                 elif type(effect) is RaiseAlert:
                     tx.stage(self._alerts, key, alert_record(effect, state, envelope, source))
                     self._alerted(effect)
@@ -153,6 +156,7 @@ class PartitionWorker:
             self._dirty[event.call_id] = state
             self._tombstones.discard(event.call_id)
             self._received.append(event.received_at_ms)
+        labels.events(counts)
         if records:
             self.next_offset = records[-1].offset + 1
             self.last_record_ms = records[-1].timestamp
