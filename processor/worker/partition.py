@@ -18,6 +18,7 @@ import structlog
 from processor import metrics
 from processor.calls import (
     CRITICAL_EVENT_TYPES,
+    AlertContext,
     AlertKind,
     CallFinished,
     CallState,
@@ -25,26 +26,20 @@ from processor.calls import (
     RaiseAlert,
     Severity,
     Verdict,
+    alert_context,
     alert_id,
     check_stalled,
     handle,
     is_expired,
 )
-from processor.contract import EventType
+from processor.contract import CallStatus, EventType
 from processor.errors import ContractError
 from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
-from processor.outputs.records import (
-    UNREADABLE_CODE,
-    SourceRef,
-    alert_record,
-    changelog_record,
-    dlq_record,
-    event_record,
-    parse_changelog,
-    state_record,
-    unreadable_alert_record,
-)
+from processor.outputs.alerts import UNREADABLE_CODE, alert_record, unreadable_alert_record
+from processor.outputs.changelog import changelog_record, parse_changelog
+from processor.outputs.dead_letters import dlq_record
+from processor.outputs.records import SourceRef, event_record, state_record
 from processor.settings import Settings
 from processor.worker.ingest import (
     ClaimedErrors,
@@ -146,7 +141,7 @@ class PartitionWorker:
                     counted = (event.event_type, effect.verdict)
                     counts[counted] = counts.get(counted, 0) + 1
                 elif type(effect) is RaiseAlert:
-                    tx.stage(self._alerts, key, alert_record(effect, state, envelope, source))
+                    tx.stage(self._alerts, key, alert_record(effect, envelope, source))
                     self._alerted(effect)
                 elif type(effect) is CallFinished:
                     labels.finished(effect)
@@ -205,6 +200,7 @@ class PartitionWorker:
             status=None if state is None else state.status,
             at_ms=received,
             last_seen_ms=received if state is None else state.last_seen_ms,
+            context=_unreadable_context(state, received),
             event_type=None if event_type is EventType.UNKNOWN else event_type,
             error_codes=(UNREADABLE_CODE,),
         )
@@ -212,7 +208,7 @@ class PartitionWorker:
         self._tx.stage(
             self._alerts,
             key,
-            unreadable_alert_record(alert, state, claim.event_type_raw, claim.errors_text, source),
+            unreadable_alert_record(alert, claim.event_type_raw, claim.errors_text, source),
         )
         self._alerted(alert)
 
@@ -250,7 +246,7 @@ class PartitionWorker:
                 stalled.append((state, alert))
         for state, alert in stalled:
             key = state.call_id.encode()
-            self._tx.stage(self._alerts, key, alert_record(alert, state, None, None))
+            self._tx.stage(self._alerts, key, alert_record(alert, None, None))
             self._alerted(alert)
             self._dirty[state.call_id] = state
         for state in expired:
@@ -289,3 +285,17 @@ class PartitionWorker:
         self._pending_alerts = 0
         await tx.commit(self.next_offset if received else None, group_id)
         return received
+
+
+def _unreadable_context(state: CallState | None, received_ms: int) -> AlertContext:
+    """The context of an unreadable event's alert: its call's, or a blank one."""
+    if state is not None:
+        return alert_context(state)
+    return AlertContext(
+        attempts=0,
+        events_seen=0,
+        error_count=0,
+        first_seen_ms=received_ms,
+        outcome=None,
+        last_reported_status=CallStatus.UNKNOWN,
+    )

@@ -46,7 +46,7 @@ from processor.kafka import partition_for
 from processor.kafka.admin import create_topics
 from processor.kafka.reader import read_to_end
 from processor.local.processes import settings_env
-from processor.outputs.records import changelog_record
+from processor.outputs.changelog import changelog_record
 from processor.settings import Settings
 from processor.simulate.scenarios import Outcome, envelope_bytes, parse_mix, plan_call
 from processor.worker.partition import PartitionWorker

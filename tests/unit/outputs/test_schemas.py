@@ -19,7 +19,7 @@ from processor.outputs.models import (
     CallStateRecord,
     DeadLetterRecord,
 )
-from processor.outputs.records import ALERT_KINDS, DLQ_REASONS
+from processor.outputs import ALERT_KINDS, DLQ_REASONS
 from processor.outputs.schemas import (
     ASYNCAPI_FILE,
     SCHEMA_FILES,
