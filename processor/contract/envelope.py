@@ -193,21 +193,7 @@ class Envelope(_WireModel):
     @property
     def flags(self) -> tuple[str, ...]:
         """The :class:`EnvelopeFlag` codes that apply, in a fixed order; empty when clean."""
-        flags: list[str] = []
-        event_type = self.event_type
-        status = self.call_status
-        if event_type is EventType.UNKNOWN:
-            flags.append(EnvelopeFlag.UNKNOWN_EVENT_TYPE)
-        if status is CallStatus.UNKNOWN:
-            flags.append(EnvelopeFlag.UNKNOWN_CALL_STATUS)
-        elif (
-            event_type is not EventType.UNKNOWN and status not in EVENT_ALLOWED_STATUSES[event_type]
-        ):
-            # Only judged when both are known: an unknown value is already flagged.
-            flags.append(EnvelopeFlag.STATUS_MISMATCH)
-        if self.has_extra_fields:
-            flags.append(EnvelopeFlag.EXTRA_FIELDS)
-        return tuple(flags)
+        return envelope_flags(self, self.event_type, self.call_status)
 
     @property
     def has_extra_fields(self) -> bool:
@@ -232,6 +218,28 @@ class Envelope(_WireModel):
         as received, so ``parse_envelope(orjson.dumps(env.to_wire())) == env``.
         """
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def envelope_flags(
+    envelope: Envelope, event_type: EventType, status: CallStatus
+) -> tuple[str, ...]:
+    """:attr:`Envelope.flags`, given the envelope's already looked-up type and status."""
+    if event_type is EventType.UNKNOWN:
+        flags = [EnvelopeFlag.UNKNOWN_EVENT_TYPE]
+        if status is CallStatus.UNKNOWN:
+            flags.append(EnvelopeFlag.UNKNOWN_CALL_STATUS)
+    elif status is CallStatus.UNKNOWN:
+        flags = [EnvelopeFlag.UNKNOWN_CALL_STATUS]
+    elif status not in EVENT_ALLOWED_STATUSES[event_type]:
+        # Only judged when both are known: an unknown value is already flagged.
+        flags = [EnvelopeFlag.STATUS_MISMATCH]
+    elif not envelope.has_extra_fields:
+        return ()
+    else:
+        return (EnvelopeFlag.EXTRA_FIELDS,)
+    if envelope.has_extra_fields:
+        flags.append(EnvelopeFlag.EXTRA_FIELDS)
+    return tuple(flags)
 
 
 _CALL_ID_LOC: Final = ("body", "data", "callId")

@@ -15,6 +15,7 @@ import orjson
 
 from processor.calls import CallEvent
 from processor.contract import Envelope, parse_envelope
+from processor.contract.envelope import envelope_flags
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
@@ -25,10 +26,11 @@ ERRORS_TEXT_MAX_CHARS: Final = 200
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """A parsed webhook: the envelope for the outputs, the event for the machine."""
+    """A parsed webhook: the envelope and its flags for the outputs, the event for the machine."""
 
     envelope: Envelope
     event: CallEvent
+    flags: tuple[str, ...]
 
 
 def ingest(record: Record) -> Ingested:
@@ -38,21 +40,28 @@ def ingest(record: Record) -> Ingested:
         raise ContractError("record has no value (a tombstone on the input topic)")
     envelope = parse_envelope(value)
     event = call_event(envelope, value, received_at_ms(record))
-    return Ingested(envelope, event)
+    return Ingested(envelope, event, envelope_flags(envelope, event.event_type, event.call_status))
 
 
 def call_event(envelope: Envelope, raw: bytes, received_at_ms: int) -> CallEvent:
     """The state machine's view of a parsed webhook; ``raw`` is the body as received."""
-    errors = envelope.body.errors or ()
+    body = envelope.body
+    data = body.data
+    errors = body.errors
+    if errors:
+        codes = tuple(e.code or "UNSPECIFIED" for e in errors)
+        phases = tuple(e.phase or "UNSPECIFIED" for e in errors)
+    else:
+        codes = phases = ()
     return CallEvent(
-        call_id=envelope.call_id,
+        call_id=data.call_id,
         event_type=envelope.event_type,
         event_type_raw=envelope.event_type_raw or "",
-        call_status=envelope.call_status,
-        call_status_raw=envelope.call_status_raw or "",
+        call_status=data.call_status,
+        call_status_raw=data.call_status_raw or "",
         has_errors=bool(errors),
-        error_codes=tuple(e.code or "UNSPECIFIED" for e in errors),
-        error_phases=tuple(e.phase or "UNSPECIFIED" for e in errors),
+        error_codes=codes,
+        error_phases=phases,
         received_at_ms=received_at_ms,
         body_hash=hashlib.sha256(raw).hexdigest(),
         project_id=envelope.project_id,

@@ -122,7 +122,7 @@ class PartitionWorker:
                 if claim is not None:
                     self._alert_unreadable(claim, record, source)
                 continue
-            envelope, event = ingested.envelope, ingested.event
+            envelope, event, flags = ingested.envelope, ingested.event, ingested.flags
             try:
                 before = store.get(event.call_id)
                 before_key = status_key(before) if before is not None else None
@@ -135,9 +135,7 @@ class PartitionWorker:
             key = event.call_id.encode()
             for effect in effects:
                 if type(effect) is EmitEvent:
-                    tx.stage(
-                        self._events, key, event_record(effect, envelope, source, envelope.flags)
-                    )
+                    tx.stage(self._events, key, event_record(effect, envelope, source, flags))
                     counted = (event.event_type, effect.verdict)
                     counts[counted] = counts.get(counted, 0) + 1
                 elif type(effect) is RaiseAlert:
