@@ -21,12 +21,14 @@ from processor.calls.machine import (
     handle,
     is_expired,
 )
-from processor.calls.state import NEW, CallOutcome, CallState, Node
+from processor.calls.state import ERROR_CODE_MAX_LEN, NEW, NEW_NAME, CallOutcome, CallState, Node
 from processor.calls.tables import TABLES, DirectionTable, Verdict
 
 __all__ = [
     "CRITICAL_EVENT_TYPES",
+    "ERROR_CODE_MAX_LEN",
     "NEW",
+    "NEW_NAME",
     "TABLES",
     "AlertContext",
     "AlertKind",

@@ -32,6 +32,8 @@ Node = CallStatus | None
 
 NEW: Final[Node] = None
 """The node of a call no event of a known type has moved yet."""
+NEW_NAME: Final = "NEW"
+"""How :data:`NEW` is spelled outside the machine: records, metric labels."""
 
 HISTORY_CAP: Final = 16
 """Most history entries kept; older ones are dropped and counted."""

@@ -60,6 +60,8 @@ class EnvelopeFlag(StrEnum):
     UNKNOWN_CALL_STATUS = "unknown_call_status"
     STATUS_MISMATCH = "status_mismatch"
     EXTRA_FIELDS = "extra_fields"
+    OFF_SCHEMA = "off_schema"
+    """Set by the ingress on a body it keyed without parsing it whole (it has no envelope)."""
 
 
 class _WireModel(BaseModel):

@@ -12,9 +12,9 @@ and the AsyncAPI document.
 from processor.outputs.alerts import ALERT_KINDS, ALERT_SCHEMA, alert_record
 from processor.outputs.changelog import changelog_record, parse_changelog
 from processor.outputs.dead_letters import (
-    DLQ_REASONS,
     DLQ_SCHEMA,
     DeadLetter,
+    DeadLetterReason,
     dlq_record,
     parse_dlq_record,
 )
@@ -30,12 +30,12 @@ from processor.outputs.records import (
 __all__ = [
     "ALERT_KINDS",
     "ALERT_SCHEMA",
-    "DLQ_REASONS",
     "DLQ_SCHEMA",
     "EVENT_SCHEMA",
     "NEW_STATUS",
     "STATE_SCHEMA",
     "DeadLetter",
+    "DeadLetterReason",
     "SourceRef",
     "alert_record",
     "changelog_record",

@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 import orjson
@@ -21,8 +22,22 @@ from processor.outputs.records import SourceRef, source_dict
 DLQ_SCHEMA: Final = "recho.webhook-dead-letter/1"
 """Value of the ``schema`` field of every dead-letter record."""
 
-DLQ_REASONS: Final = ("not_json", "missing_call_id", "invalid_contract", "processing_error")
-"""The bounded ``reason`` codes of a dead letter (fit for a metric label)."""
+
+class DeadLetterReason(StrEnum):
+    """Why a record was dead-lettered: a bounded code, fit for a metric label."""
+
+    NOT_JSON = "not_json"
+    """The body is not an RFC 8259 JSON object."""
+    MISSING_CALL_ID = "missing_call_id"
+    """``body.data.callId`` is missing, null, not a string or blank."""
+    INVALID_CONTRACT = "invalid_contract"
+    """Any other break of the webhook contract."""
+    PROCESSING_ERROR = "processing_error"
+    """A valid event the worker failed on (a bug; the partition goes on)."""
+
+
+_REASONS: Final = frozenset(DeadLetterReason)
+
 
 DLQ_ERROR_MAX_CHARS: Final = 4096
 """Longest ``error`` message kept in a dead letter; a runaway message is cut."""
@@ -47,7 +62,7 @@ class DeadLetter:
 
 def dlq_record(
     *,
-    reason: str,
+    reason: DeadLetterReason,
     error: str,
     source: SourceRef,
     key: bytes | None,
@@ -60,10 +75,10 @@ def dlq_record(
     The original key, value and headers are kept exactly (base64) so
     :func:`parse_dlq_record` gives back the very bytes for a replay; ``key``
     and ``valueText`` are readable renderings for people. Raises ValueError
-    for a ``reason`` outside :data:`DLQ_REASONS`: reasons are metric labels.
+    for a ``reason`` outside :class:`DeadLetterReason`: reasons are metric labels.
     """
-    if reason not in DLQ_REASONS:
-        raise ValueError(f"unknown dead-letter reason {reason!r}; one of {DLQ_REASONS}")
+    if reason not in _REASONS:
+        raise ValueError(f"unknown dead-letter reason {reason!r}; one of {sorted(_REASONS)}")
     return orjson.dumps(
         {
             "schema": DLQ_SCHEMA,

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import orjson
 
-from processor.calls import CallState, EmitEvent
+from processor.calls import NEW_NAME, CallState, EmitEvent
 from processor.calls.state import CODE_STATUSES, HISTORY_STATUS_BITS, HISTORY_STATUS_MASK
 from processor.contract import CallStatus, Direction, Envelope, ErrorEntry
 
@@ -27,7 +27,7 @@ EVENT_SCHEMA: Final = "recho.call-event/1"
 STATE_SCHEMA: Final = "recho.call-state/1"
 """Value of the ``schema`` field of every call-state record."""
 
-NEW_STATUS: Final = "NEW"
+NEW_STATUS: Final = NEW_NAME
 """How the machine's node before the first known event (``None``) is spelled in records."""
 
 

@@ -19,6 +19,7 @@ from processor.contract.envelope import envelope_flags
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
+from processor.outputs.dead_letters import DeadLetterReason
 
 ERRORS_TEXT_MAX_CHARS: Final = 200
 """How much of an unreadable ``body.errors`` an alert quotes."""
@@ -118,10 +119,10 @@ def claimed_errors(record: Record) -> ClaimedErrors | None:
     )
 
 
-def dlq_reason(error: ContractError) -> str:
+def dlq_reason(error: ContractError) -> DeadLetterReason:
     """The bounded DLQ reason code for a contract error."""
     if isinstance(error, MissingCallIdError):
-        return "missing_call_id"
+        return DeadLetterReason.MISSING_CALL_ID
     if isinstance(error, NotJsonObjectError):  # not RFC 8259 JSON, or not an object
-        return "not_json"
-    return "invalid_contract"
+        return DeadLetterReason.NOT_JSON
+    return DeadLetterReason.INVALID_CONTRACT

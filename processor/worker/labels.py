@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from processor import metrics
-from processor.calls import AlertKind, CallFinished, CallOutcome, RaiseAlert, Severity, Verdict
+from processor.calls import (
+    ERROR_CODE_MAX_LEN,
+    AlertKind,
+    CallFinished,
+    CallOutcome,
+    RaiseAlert,
+    Severity,
+    Verdict,
+)
 from processor.contract import Direction, EventType
 
 MAX_CODES = 50
@@ -52,7 +60,7 @@ class LabelCache:
 
     @staticmethod
     def _fold(value: str, seen: set[str]) -> str:
-        value = value[:48]
+        value = value[:ERROR_CODE_MAX_LEN]
         if value in seen:
             return value
         if len(seen) >= MAX_CODES:

@@ -38,7 +38,7 @@ from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
 from processor.outputs.alerts import UNREADABLE_CODE, alert_record, unreadable_alert_record
 from processor.outputs.changelog import changelog_record, parse_changelog
-from processor.outputs.dead_letters import dlq_record
+from processor.outputs.dead_letters import DeadLetterReason, dlq_record
 from processor.outputs.records import SourceRef, event_record, state_record
 from processor.settings import Settings
 from processor.worker.ingest import (
@@ -130,7 +130,7 @@ class PartitionWorker:
                 store.put(state, before, before_key)
             except Exception as exc:  # a bug must not stop the partition: dead-letter it
                 log.exception("record_processing_failed", call_id=event.call_id)
-                self._dead_letter(record, source, "processing_error", repr(exc))
+                self._dead_letter(record, source, DeadLetterReason.PROCESSING_ERROR, repr(exc))
                 continue
             key = event.call_id.encode()
             for effect in effects:
@@ -154,7 +154,9 @@ class PartitionWorker:
             self.next_offset = records[-1].offset + 1
             self.last_record_ms = records[-1].timestamp
 
-    def _dead_letter(self, record: Record, source: SourceRef, reason: str, error: str) -> None:
+    def _dead_letter(
+        self, record: Record, source: SourceRef, reason: DeadLetterReason, error: str
+    ) -> None:
         now_ms = time.time_ns() // 1_000_000
         self._tx.stage(
             self._dlq,

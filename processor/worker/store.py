@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Final
 
-from processor.calls import NEW, CallState, Node
+from processor.calls import NEW, NEW_NAME, CallState, Node
 from processor.contract import CallStatus
 
 
@@ -79,7 +79,7 @@ class CallStore:
         return int(per_call * len(self._calls))
 
 
-_STATUS_KEYS: Final[dict[Node, str]] = {NEW: "NEW", **{s: s.value for s in CallStatus}}
+_STATUS_KEYS: Final[dict[Node, str]] = {NEW: NEW_NAME, **{s: s.value for s in CallStatus}}
 
 
 def status_key(state: CallState) -> str | None:

@@ -30,8 +30,8 @@ from processor.calls import (
 )
 from processor.contract import Envelope, parse_envelope
 from processor.outputs import (
-    DLQ_REASONS,
     DeadLetter,
+    DeadLetterReason,
     SourceRef,
     alert_record,
     changelog_record,
@@ -130,8 +130,7 @@ class Calls:
             ),
             state=check(state_record(state), "call-state.v1.json"),
             alert_records=[
-                check(alert_record(a, envelope, source), "call-alerts.v1.json")
-                for a in alerts
+                check(alert_record(a, envelope, source), "call-alerts.v1.json") for a in alerts
             ],
         )
 
@@ -461,7 +460,6 @@ class TestAlertRecord:
         assert b is not None
         assert orjson.loads(alert_record(a, None, None))["alertId"] == b.alert_id
 
-
     def test_alert_record_does_not_depend_on_when_it_is_built(self) -> None:
         """An errored event's alert reads the same after later events moved its call on."""
         calls = Calls()
@@ -514,7 +512,7 @@ class TestDlqRecord:
         headers=st.lists(
             st.tuples(st.text(max_size=10), st.none() | st.binary(max_size=20)), max_size=4
         ),
-        reason=st.sampled_from(DLQ_REASONS),
+        reason=st.sampled_from(list(DeadLetterReason)),
     )
     def test_round_trip_is_exact(
         self,
