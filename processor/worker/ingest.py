@@ -13,12 +13,22 @@ from typing import Final
 
 import orjson
 
-from processor.calls import CallEvent
-from processor.contract import Envelope, parse_envelope
-from processor.contract.envelope import envelope_flags
+from processor.calls import (
+    CRITICAL_EVENT_TYPES,
+    AlertContext,
+    AlertKind,
+    CallEvent,
+    CallState,
+    RaiseAlert,
+    Severity,
+    alert_context,
+    alert_id,
+)
+from processor.contract import CallStatus, Envelope, EventType, envelope_flags, parse_envelope
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
+from processor.outputs.alerts import UNREADABLE_CODE
 from processor.outputs.dead_letters import DeadLetterReason
 
 ERRORS_TEXT_MAX_CHARS: Final = 200
@@ -116,6 +126,46 @@ def claimed_errors(record: Record) -> ClaimedErrors | None:
         project_id=project_id if isinstance(project_id, str) else "",
         event_type_raw=event_type if isinstance(event_type, str) else None,
         errors_text=orjson.dumps(errors).decode()[:ERRORS_TEXT_MAX_CHARS],
+    )
+
+
+def unreadable_alert(claim: ClaimedErrors, record: Record, state: CallState | None) -> RaiseAlert:
+    """The ERRORS_UNREADABLE alert of a dead-lettered body that claims errors.
+
+    ``state`` is the claimed call's, if the worker knows it.
+    """
+    raw_type = claim.event_type_raw or ""
+    event_type = EventType(raw_type) if raw_type in EventType.__members__ else EventType.UNKNOWN
+    received = received_at_ms(record)
+    return RaiseAlert(
+        kind=AlertKind.ERRORS_UNREADABLE,
+        severity=Severity.CRITICAL if event_type in CRITICAL_EVENT_TYPES else Severity.WARNING,
+        alert_id=alert_id(
+            claim.call_id, f"unreadable\x00{hashlib.sha256(record.value or b'').hexdigest()}"
+        ),
+        call_id=claim.call_id,
+        project_id=claim.project_id,
+        direction=event_type.direction,
+        status=None if state is None else state.status,
+        at_ms=received,
+        last_seen_ms=received if state is None else state.last_seen_ms,
+        context=_unreadable_context(state, received),
+        event_type=None if event_type is EventType.UNKNOWN else event_type,
+        error_codes=(UNREADABLE_CODE,),
+    )
+
+
+def _unreadable_context(state: CallState | None, received_ms: int) -> AlertContext:
+    """The context of an unreadable event's alert: its call's, or a blank one."""
+    if state is not None:
+        return alert_context(state)
+    return AlertContext(
+        attempts=0,
+        events_seen=0,
+        error_count=0,
+        first_seen_ms=received_ms,
+        outcome=None,
+        last_reported_status=CallStatus.UNKNOWN,
     )
 
 

@@ -9,7 +9,6 @@ transactions too, so those timers survive restarts and rebalances.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable
 
@@ -17,26 +16,20 @@ import structlog
 
 from processor import metrics
 from processor.calls import (
-    CRITICAL_EVENT_TYPES,
-    AlertContext,
-    AlertKind,
     CallFinished,
     CallState,
     EmitEvent,
     RaiseAlert,
-    Severity,
     Verdict,
-    alert_context,
-    alert_id,
     check_stalled,
     handle,
     is_expired,
 )
-from processor.contract import CallStatus, EventType
+from processor.contract import EventType
 from processor.errors import ContractError
 from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
-from processor.outputs.alerts import UNREADABLE_CODE, alert_record, unreadable_alert_record
+from processor.outputs.alerts import alert_record, unreadable_alert_record
 from processor.outputs.changelog import changelog_record, parse_changelog
 from processor.outputs.dead_letters import DeadLetterReason, dlq_record
 from processor.outputs.records import SourceRef, event_record, state_record
@@ -46,7 +39,7 @@ from processor.worker.ingest import (
     claimed_errors,
     dlq_reason,
     ingest,
-    received_at_ms,
+    unreadable_alert,
 )
 from processor.worker.labels import LabelCache
 from processor.worker.store import CallStore, status_key
@@ -185,29 +178,10 @@ class PartitionWorker:
     def _alert_unreadable(self, claim: ClaimedErrors, record: Record, source: SourceRef) -> None:
         """Alert on an event that reported errors nobody could read (it is dead-lettered)."""
         state = self.store.get(claim.call_id) if claim.call_id else None
-        raw_type = claim.event_type_raw or ""
-        event_type = EventType(raw_type) if raw_type in EventType.__members__ else EventType.UNKNOWN
-        received = received_at_ms(record)
-        alert = RaiseAlert(
-            kind=AlertKind.ERRORS_UNREADABLE,
-            severity=Severity.CRITICAL if event_type in CRITICAL_EVENT_TYPES else Severity.WARNING,
-            alert_id=alert_id(
-                claim.call_id, f"unreadable\x00{hashlib.sha256(record.value or b'').hexdigest()}"
-            ),
-            call_id=claim.call_id,
-            project_id=claim.project_id,
-            direction=event_type.direction,
-            status=None if state is None else state.status,
-            at_ms=received,
-            last_seen_ms=received if state is None else state.last_seen_ms,
-            context=_unreadable_context(state, received),
-            event_type=None if event_type is EventType.UNKNOWN else event_type,
-            error_codes=(UNREADABLE_CODE,),
-        )
-        key = claim.call_id.encode()
+        alert = unreadable_alert(claim, record, state)
         self._tx.stage(
             self._alerts,
-            key,
+            claim.call_id.encode(),
             unreadable_alert_record(alert, claim.event_type_raw, claim.errors_text, source),
         )
         self._alerted(alert)
@@ -285,17 +259,3 @@ class PartitionWorker:
         self._pending_alerts = 0
         await tx.commit(self.next_offset if received else None, group_id)
         return received
-
-
-def _unreadable_context(state: CallState | None, received_ms: int) -> AlertContext:
-    """The context of an unreadable event's alert: its call's, or a blank one."""
-    if state is not None:
-        return alert_context(state)
-    return AlertContext(
-        attempts=0,
-        events_seen=0,
-        error_count=0,
-        first_seen_ms=received_ms,
-        outcome=None,
-        last_reported_status=CallStatus.UNKNOWN,
-    )

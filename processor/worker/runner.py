@@ -25,6 +25,7 @@ from processor.kafka.reader import read_to_end
 from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
+from processor.worker.gauges import Gauges
 from processor.worker.labels import LabelCache
 from processor.worker.partition import PartitionWorker
 from processor.worker.recovery import Recovery
@@ -50,8 +51,7 @@ class Worker:
             on_revoked=self._on_revoked,
         )
         self._last_sweep = 0.0
-        self._status_labels: set[str] = set()
-        self._caught_up_ms: dict[int, int] = {}
+        self._gauges = Gauges()
         self._recovery = Recovery()
 
     # --- lifecycle -------------------------------------------------------------
@@ -173,10 +173,24 @@ class Worker:
     # --- the loop ------------------------------------------------------------------
     async def step(self) -> None:
         """Fetch one batch, process it, commit it (and run due sweeps)."""
-        s = self.settings
         if self._recovery.due():
             async with self._lock:
                 await self._recover()
+        batches = await self._fetch()
+        async with self._lock:
+            self._process(batches)
+            now = time.monotonic()
+            if now - self._last_sweep >= self.settings.worker_sweep_interval_s:
+                self._last_sweep = now
+                now_ms = time.time_ns() // 1_000_000
+                for worker in self.partitions.values():
+                    worker.sweep(now_ms)
+            await self._commit_all()
+            self._gauges.publish(self.partitions, self._consumer, swept=bool(self._last_sweep))
+
+    async def _fetch(self) -> list[dict[int, list[Record]]]:
+        """Fetches until ``worker_batch_max_records`` or ``worker_batch_max_ms`` is reached."""
+        s = self.settings
         deadline = time.monotonic() + s.worker_batch_max_ms / 1000
         fetched = 0
         batches: list[dict[int, list[Record]]] = []
@@ -192,28 +206,23 @@ class Worker:
                 break
             batches.append(got)
             fetched += sum(len(r) for r in got.values())
-        async with self._lock:
-            rewound: set[int] = set()
-            for got in batches:
-                for partition, records in got.items():
-                    worker = self.partitions.get(partition)
-                    if worker is not None and partition not in rewound:
-                        worker.process(records)
-                    elif partition in self._recovery:
-                        continue  # paused; it restarts from its last commit
-                    elif partition not in rewound:
-                        # Fetched before its state was restored (aiokafka fetches as soon
-                        # as it is assigned) or after it was revoked: fetch it again later.
-                        rewound.add(partition)
-                        self._consumer.rewind(partition, records[0].offset)
-            now = time.monotonic()
-            if now - self._last_sweep >= s.worker_sweep_interval_s:
-                self._last_sweep = now
-                now_ms = time.time_ns() // 1_000_000
-                for worker in self.partitions.values():
-                    worker.sweep(now_ms)
-            await self._commit_all()
-            self._publish_gauges()
+        return batches
+
+    def _process(self, batches: list[dict[int, list[Record]]]) -> None:
+        """Hand each partition's records to its worker; rewind those it cannot take yet."""
+        rewound: set[int] = set()
+        for got in batches:
+            for partition, records in got.items():
+                worker = self.partitions.get(partition)
+                if worker is not None and partition not in rewound:
+                    worker.process(records)
+                elif partition in self._recovery:
+                    continue  # paused; it restarts from its last commit
+                elif partition not in rewound:
+                    # Fetched before its state was restored (aiokafka fetches as soon
+                    # as it is assigned) or after it was revoked: fetch it again later.
+                    rewound.add(partition)
+                    self._consumer.rewind(partition, records[0].offset)
 
     async def _commit_all(self) -> None:
         workers = [w for w in self.partitions.values() if w.has_work()]
@@ -272,41 +281,3 @@ class Worker:
             self._recovery.done(partition)
             self._consumer.resume(partition)
             log.info("partition_recovered", partition=partition)
-
-    def _lag_seconds(
-        self, partition: int, lag: int, last_record_ms: int | None, now_ms: int
-    ) -> float:
-        """Age of the oldest unprocessed record, bounded without fetching it.
-
-        That record came after the last processed one and after the last time
-        the partition was caught up, so it is at most as old as the later of the two.
-        """
-        if lag == 0 or last_record_ms is None:
-            self._caught_up_ms[partition] = now_ms
-            return 0.0
-        since = max(last_record_ms, self._caught_up_ms.get(partition, last_record_ms))
-        return max(now_ms - since, 0) / 1000
-
-    def _publish_gauges(self) -> None:
-        now_ms = time.time_ns() // 1_000_000
-        open_calls: dict[str, int] = {}
-        calls = 0
-        state_bytes = 0
-        for partition, worker in self.partitions.items():
-            for status, count in worker.store.open_by_status.items():
-                open_calls[status] = open_calls.get(status, 0) + count
-            calls += len(worker.store)
-            highwater = self._consumer.highwater(partition)
-            if highwater is not None and worker.next_offset is not None:
-                lag = max(highwater - worker.next_offset, 0)
-                metrics.WORKER_CONSUMER_LAG.labels(str(partition)).set(lag)
-                metrics.WORKER_CONSUMER_LAG_SECONDS.labels(str(partition)).set(
-                    self._lag_seconds(partition, lag, worker.last_record_ms, now_ms)
-                )
-        self._status_labels.update(open_calls)
-        for status in self._status_labels:
-            metrics.WORKER_ACTIVE_CALLS.labels(status).set(open_calls.get(status, 0))
-        metrics.WORKER_CALLS_IN_STATE.set(calls)
-        if self._last_sweep and calls:
-            state_bytes = sum(w.store.estimated_bytes() for w in self.partitions.values())
-            metrics.WORKER_STATE_BYTES.set(state_bytes)
