@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import structlog
 
@@ -28,7 +29,7 @@ from processor.calls import (
 from processor.contract import EventType
 from processor.errors import ContractError
 from processor.kafka.records import Record
-from processor.kafka.transactions import PartitionTransactor
+from processor.kafka.transactions import PartitionTransactor, Sealed
 from processor.outputs.alerts import alert_record, unreadable_alert_record
 from processor.outputs.changelog import changelog_record, parse_changelog
 from processor.outputs.dead_letters import DeadLetterReason, dlq_record
@@ -45,6 +46,16 @@ from processor.worker.labels import LabelCache
 from processor.worker.store import CallStore, status_key
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One partition's transaction, closed and ready to commit."""
+
+    sealed: Sealed
+    next_offset: int | None
+    received: list[int]
+    """Ingress receive times of its input records (for the processing-latency histogram)."""
 
 
 class PartitionWorker:
@@ -244,6 +255,13 @@ class PartitionWorker:
         Returns the ingress receive times of the records committed (for the
         processing-latency histogram).
         """
+        prepared = self.prepare()
+        await self.commit_prepared(prepared, group_id)
+        return prepared.received
+
+    def prepare(self) -> Prepared:
+        """Close the work so far into a transaction: stage each touched call's state
+        and changelog, and take the staged records. Later records go to the next one."""
         tx = self._tx
         for call_id, state in self._dirty.items():
             key = call_id.encode()
@@ -257,5 +275,8 @@ class PartitionWorker:
         self._dirty = {}
         self._tombstones = set()
         self._pending_alerts = 0
-        await tx.commit(self.next_offset if received else None, group_id)
-        return received
+        return Prepared(tx.seal(), self.next_offset if received else None, received)
+
+    async def commit_prepared(self, prepared: Prepared, group_id: str) -> None:
+        """Commit a prepared transaction (after the previous one of this partition ended)."""
+        await self._tx.commit_sealed(prepared.sealed, prepared.next_offset, group_id)

@@ -2,10 +2,13 @@
 
 Loop: fetch a batch (up to ``worker_batch_max_records`` or
 ``worker_batch_max_ms``), run it through each partition's
-:class:`PartitionWorker`, then commit every partition's transaction
-concurrently. Assignment fences the previous owner and restores the
-partition's state from the changelog before its records are processed;
-revocation waits for the running commit and drops the partition.
+:class:`PartitionWorker`, close it into one transaction per partition, then
+commit those concurrently in the background while the next batch is fetched
+and processed. A partition's next transaction begins only after its previous
+one ended, so the input offsets committed always match the outputs.
+Assignment fences the previous owner and restores the partition's state from
+the changelog before its records are processed; revocation waits for the
+running commit and drops the partition.
 A fenced worker stops (another instance owns its partitions now).
 """
 
@@ -27,7 +30,7 @@ from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
 from processor.worker.gauges import Gauges
 from processor.worker.labels import LabelCache
-from processor.worker.partition import PartitionWorker
+from processor.worker.partition import PartitionWorker, Prepared
 from processor.worker.recovery import Recovery
 
 log = structlog.get_logger(__name__)
@@ -53,6 +56,7 @@ class Worker:
         self._last_sweep = 0.0
         self._gauges = Gauges()
         self._recovery = Recovery()
+        self._committing: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -63,8 +67,10 @@ class Worker:
     async def stop(self) -> None:
         """Leave the group and close every partition's producer (bounded either way).
 
-        Uncommitted work is not committed: the next owner starts from the last commit.
+        A transaction already committing gets ``worker_drain_timeout_s`` to end;
+        work not yet in one is not committed: the next owner starts from the last commit.
         """
+        await self._drain_commit()
         await self._consumer.stop()
         await asyncio.gather(*(self._drop(p) for p in list(self.partitions)))
         self._recovery.clear()
@@ -131,6 +137,8 @@ class Worker:
 
     async def _on_revoked(self, partitions: list[int]) -> None:
         async with self._lock:  # wait for the running batch's commit
+            if self._committing is not None:
+                await asyncio.wait({self._committing})  # its errors surface in the next step
             for partition in partitions:
                 await self._drop(partition)
                 self._recovery.forget(partition)
@@ -175,6 +183,7 @@ class Worker:
         """Fetch one batch, process it, commit it (and run due sweeps)."""
         if self._recovery.due():
             async with self._lock:
+                await self._finish_commit()
                 await self._recover()
         batches = await self._fetch()
         async with self._lock:
@@ -185,8 +194,32 @@ class Worker:
                 now_ms = time.time_ns() // 1_000_000
                 for worker in self.partitions.values():
                     worker.sweep(now_ms)
-            await self._commit_all()
+            # Closed now, before any later record can touch the states it stages.
+            prepared = [(w, w.prepare()) for w in self.partitions.values() if w.has_work()]
+            await self._finish_commit()  # the previous transactions end before these begin
+            # A partition dropped by a failed commit is restored from its last commit.
+            prepared = [(w, p) for w, p in prepared if self.partitions.get(w.partition) is w]
+            if prepared:
+                self._committing = asyncio.create_task(self._commit_all(prepared))
             self._gauges.publish(self.partitions, self._consumer, swept=bool(self._last_sweep))
+
+    async def _finish_commit(self) -> None:
+        """Wait for the transactions in flight; raise what ended the worker (fencing, a bug)."""
+        task, self._committing = self._committing, None
+        if task is not None:
+            await task
+
+    async def _drain_commit(self) -> None:
+        """Let the transactions in flight end, within ``worker_drain_timeout_s``."""
+        task, self._committing = self._committing, None
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=self.settings.worker_drain_timeout_s)
+        if not done:
+            log.warning("worker_commit_abandoned", reason="drain timeout while stopping")
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task  # stopping anyway: its outcome was logged where it happened
 
     async def _fetch(self) -> list[dict[int, list[Record]]]:
         """Fetches until ``worker_batch_max_records`` or ``worker_batch_max_ms`` is reached."""
@@ -224,17 +257,15 @@ class Worker:
                     rewound.add(partition)
                     self._consumer.rewind(partition, records[0].offset)
 
-    async def _commit_all(self) -> None:
-        workers = [w for w in self.partitions.values() if w.has_work()]
-        if not workers:
-            return
+    async def _commit_all(self, prepared: list[tuple[PartitionWorker, Prepared]]) -> None:
         started = time.perf_counter()
+        group = self.settings.worker_group_id
         results = await asyncio.gather(
-            *(w.commit(self.settings.worker_group_id) for w in workers), return_exceptions=True
+            *(w.commit_prepared(p, group) for w, p in prepared), return_exceptions=True
         )
         elapsed = time.perf_counter() - started
         now_ms = time.time_ns() // 1_000_000
-        for worker, result in zip(workers, results, strict=True):
+        for (worker, commit), result in zip(prepared, results, strict=True):
             if isinstance(result, FencedError):
                 metrics.WORKER_TRANSACTIONS.labels("fenced").inc()
                 log.error("worker_fenced", partition=worker.partition, error=str(result))
@@ -243,14 +274,15 @@ class Worker:
                 metrics.WORKER_TRANSACTIONS.labels("aborted").inc()
                 if not isinstance(result, KafkaError):
                     raise result
-                await self._drop(worker.partition)
-                self._start_recovery(worker.partition, result)
+                if self.partitions.get(worker.partition) is worker:
+                    await self._drop(worker.partition)
+                    self._start_recovery(worker.partition, result)
                 continue
             metrics.WORKER_TRANSACTIONS.labels("committed").inc()
             metrics.WORKER_TRANSACTION_DURATION.observe(elapsed)
-            metrics.WORKER_BATCH_RECORDS.observe(len(result))
+            metrics.WORKER_BATCH_RECORDS.observe(len(commit.received))
             observe = metrics.WORKER_PROCESSING_LATENCY.observe
-            for received_ms in result:
+            for received_ms in commit.received:
                 observe(max(now_ms - received_ms, 0) / 1000)
 
     # --- recovery ----------------------------------------------------------------
