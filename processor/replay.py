@@ -15,7 +15,7 @@ import structlog
 
 from processor.kafka import Publisher
 from processor.kafka.reader import read_to_end
-from processor.outputs.records import DeadLetter, parse_dlq_record
+from processor.outputs import DeadLetter, parse_dlq_record
 from processor.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -8,24 +8,29 @@ keeps one :class:`CallState` per call, and applies the effects that
 from processor.calls.event import CallEvent, ErrorKind, classify_error
 from processor.calls.machine import (
     CRITICAL_EVENT_TYPES,
+    AlertContext,
     AlertKind,
     CallFinished,
     Effect,
     EmitEvent,
     RaiseAlert,
     Severity,
+    alert_context,
     alert_id,
     check_stalled,
     handle,
     is_expired,
 )
-from processor.calls.state import NEW, CallOutcome, CallState, Node
+from processor.calls.state import ERROR_CODE_MAX_LEN, NEW, NEW_NAME, CallOutcome, CallState, Node
 from processor.calls.tables import TABLES, DirectionTable, Verdict
 
 __all__ = [
     "CRITICAL_EVENT_TYPES",
+    "ERROR_CODE_MAX_LEN",
     "NEW",
+    "NEW_NAME",
     "TABLES",
+    "AlertContext",
     "AlertKind",
     "CallEvent",
     "CallFinished",
@@ -39,6 +44,7 @@ __all__ = [
     "RaiseAlert",
     "Severity",
     "Verdict",
+    "alert_context",
     "alert_id",
     "check_stalled",
     "classify_error",

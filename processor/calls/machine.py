@@ -24,7 +24,7 @@ from typing import Final
 from processor.calls.event import CallEvent, ErrorKind, classify_error
 from processor.calls.state import CallOutcome, CallState, Node, fingerprint
 from processor.calls.tables import ERRORED_OUTCOMES, TABLES, Verdict
-from processor.contract.enums import EVENT_STATUS, Direction, EventType
+from processor.contract.enums import EVENT_STATUS, CallStatus, Direction, EventType
 
 
 class AlertKind(StrEnum):
@@ -60,12 +60,37 @@ class EmitEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertContext:
+    """The call as it stood when an alert was raised (the alert record's context)."""
+
+    attempts: int
+    events_seen: int
+    error_count: int
+    first_seen_ms: int
+    outcome: CallOutcome | None
+    last_reported_status: CallStatus
+
+
+def alert_context(state: CallState) -> AlertContext:
+    """A snapshot of ``state`` for an alert: later events do not change it."""
+    return AlertContext(
+        attempts=state.attempts,
+        events_seen=state.events_seen,
+        error_count=state.error_count,
+        first_seen_ms=state.first_seen_ms,
+        outcome=state.outcome,
+        last_reported_status=state.last_reported_status,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class RaiseAlert:
     """Raise an alert; ``alert_id`` is stable across redelivery and reprocessing.
 
     For ERRORED_EVENT, ``at_ms`` is the event's receive time and the event
     fields are set; for STALLED, ``at_ms`` is the check time and
-    ``last_seen_ms`` says since when the call has been silent.
+    ``last_seen_ms`` says since when the call has been silent. ``context``
+    is the call as it stood then, so the alert carries all its record needs.
     """
 
     kind: AlertKind
@@ -77,6 +102,7 @@ class RaiseAlert:
     status: Node
     at_ms: int
     last_seen_ms: int
+    context: AlertContext
     event_type: EventType | None = None
     error_kind: ErrorKind | None = None
     error_codes: tuple[str, ...] = ()
@@ -212,6 +238,7 @@ def _errored_alert(state: CallState, event: CallEvent) -> RaiseAlert:
         status=state.status,
         at_ms=event.received_at_ms,
         last_seen_ms=state.last_seen_ms,
+        context=alert_context(state),
         event_type=event.event_type,
         error_kind=classify_error(event),
         error_codes=event.error_codes,
@@ -241,6 +268,7 @@ def check_stalled(state: CallState, now_ms: int, stall_after_ms: int) -> RaiseAl
         status=state.status,
         at_ms=now_ms,
         last_seen_ms=state.last_seen_ms,
+        context=alert_context(state),
     )
 
 

@@ -2,8 +2,8 @@
 
 A :class:`CallState` is created by the first event of a call and updated in
 place by :func:`processor.calls.machine.handle`. The worker keeps up to about a
-million of them in memory and writes each to the changelog topic with
-:meth:`CallState.to_dict`, so the state is kept small on purpose:
+million of them in memory and writes each to the changelog topic (its wire
+form is :mod:`processor.outputs.changelog`), so the state is kept small on purpose:
 
 - times are epoch-ms ints, never datetimes;
 - the history is a capped tuple of packed ints (``offset_ms << 5 | status
@@ -32,6 +32,8 @@ Node = CallStatus | None
 
 NEW: Final[Node] = None
 """The node of a call no event of a known type has moved yet."""
+NEW_NAME: Final = "NEW"
+"""How :data:`NEW` is spelled outside the machine: records, metric labels."""
 
 HISTORY_CAP: Final = 16
 """Most history entries kept; older ones are dropped and counted."""
@@ -43,9 +45,9 @@ ERROR_CODE_MAX_LEN: Final = 32
 """Longest error code kept; codes are open strings, longer ones are cut."""
 
 _DIGEST_SIZE: Final = 8
-_STATUS_BITS: Final = 5
-_STATUS_MASK: Final = (1 << _STATUS_BITS) - 1
-_STATE_VERSION: Final = 1
+HISTORY_STATUS_BITS: Final = 5
+"""Low bits of a packed history entry holding the status code; the rest is the offset."""
+HISTORY_STATUS_MASK: Final = (1 << HISTORY_STATUS_BITS) - 1
 
 STATUS_CODES: Final[Mapping[CallStatus, int]] = {
     CallStatus.PENDING: 0,
@@ -69,7 +71,8 @@ STATUS_CODES: Final[Mapping[CallStatus, int]] = {
 }
 """Status -> history code. Written to the changelog: append, never renumber."""
 
-_CODE_STATUSES: Final[Mapping[int, CallStatus]] = {c: s for s, c in STATUS_CODES.items()}
+CODE_STATUSES: Final[Mapping[int, CallStatus]] = {c: s for s, c in STATUS_CODES.items()}
+"""History code -> status (the inverse of :data:`STATUS_CODES`)."""
 
 
 class CallOutcome(StrEnum):
@@ -155,7 +158,7 @@ class CallState:
     def append_history(self, status: CallStatus, at_ms: int) -> None:
         """Record that the machine entered ``status`` at ``at_ms``; keeps the last few."""
         offset = max(0, at_ms - self.first_seen_ms)
-        packed = (offset << _STATUS_BITS) | STATUS_CODES[status]
+        packed = (offset << HISTORY_STATUS_BITS) | STATUS_CODES[status]
         history = (*self.history, packed)
         if len(history) > HISTORY_CAP:
             self.history_dropped += len(history) - HISTORY_CAP
@@ -187,105 +190,22 @@ class CallState:
                 kept = (*kept, short)
         self.error_codes = kept
 
+    # The changelog form lives in processor.outputs.changelog. These two stay only
+    # until tests/unit/calls/test_machine.py (being split elsewhere) calls it there.
     def to_dict(self) -> dict[str, object]:
-        """A compact, JSON-safe dict for the changelog; :meth:`from_dict` reads it."""
-        return {
-            "v": _STATE_VERSION,
-            "c": self.call_id,
-            "p": self.project_id,
-            "d": self.direction.value,
-            "s": None if self.status is None else self.status.value,
-            "r": self.last_reported_status.value,
-            "h": list(self.history),
-            "hd": self.history_dropped,
-            "f": self.first_seen_ms,
-            "l": self.last_seen_ms,
-            "n": self.events_seen,
-            "ec": self.error_count,
-            "e": list(self.error_codes),
-            "a": self.attempts,
-            "st": self.started_at_ms,
-            "an": self.answered_at_ms,
-            "o": None if self.outcome is None else self.outcome.value,
-            "t": self.terminal_at_ms,
-            "b": self.recent_hashes.hex(),
-            "x": self.stalled_alerted,
-        }
+        """See :func:`processor.outputs.changelog.state_to_dict`."""
+        from processor.outputs.changelog import state_to_dict
+
+        return state_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> CallState:
-        """Rebuild a state from :meth:`to_dict` output; ValueError if it is malformed."""
-        try:
-            if data["v"] != _STATE_VERSION:
-                raise ValueError(f"unsupported call state version {data['v']!r}")
-            status = _opt_str(data, "s")
-            outcome = _opt_str(data, "o")
-            history = data["h"]
-            codes = data["e"]
-            if not isinstance(history, list) or not isinstance(codes, list):
-                raise ValueError("call state history and codes must be lists")
-            return cls(
-                call_id=_str(data, "c"),
-                project_id=sys.intern(_str(data, "p")),
-                direction=Direction(_str(data, "d")),
-                first_seen_ms=_int(data, "f"),
-                last_seen_ms=_int(data, "l"),
-                status=None if status is None else CallStatus(status),
-                last_reported_status=CallStatus(_str(data, "r")),
-                history=tuple(_as_int(p) for p in history),
-                history_dropped=_int(data, "hd"),
-                events_seen=_int(data, "n"),
-                error_count=_int(data, "ec"),
-                error_codes=tuple(sys.intern(_as_str(c)) for c in codes),
-                attempts=_int(data, "a"),
-                started_at_ms=_opt_int(data, "st"),
-                answered_at_ms=_opt_int(data, "an"),
-                outcome=None if outcome is None else CallOutcome(outcome),
-                terminal_at_ms=_opt_int(data, "t"),
-                recent_hashes=bytes.fromhex(_str(data, "b")),
-                stalled_alerted=_bool(data, "x"),
-            )
-        except KeyError as exc:
-            raise ValueError(f"call state misses key {exc}") from exc
+        """See :func:`processor.outputs.changelog.state_from_dict`."""
+        from processor.outputs.changelog import state_from_dict
+
+        return state_from_dict(data)
 
 
 def _unpack(packed: int, first_seen_ms: int) -> tuple[CallStatus, int]:
-    status = _CODE_STATUSES.get(packed & _STATUS_MASK, CallStatus.UNKNOWN)
-    return status, first_seen_ms + (packed >> _STATUS_BITS)
-
-
-def _as_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected an int, got {value!r}")
-    return value
-
-
-def _as_str(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
-    return value
-
-
-def _int(data: Mapping[str, object], key: str) -> int:
-    return _as_int(data[key])
-
-
-def _opt_int(data: Mapping[str, object], key: str) -> int | None:
-    value = data[key]
-    return None if value is None else _as_int(value)
-
-
-def _str(data: Mapping[str, object], key: str) -> str:
-    return _as_str(data[key])
-
-
-def _opt_str(data: Mapping[str, object], key: str) -> str | None:
-    value = data[key]
-    return None if value is None else _as_str(value)
-
-
-def _bool(data: Mapping[str, object], key: str) -> bool:
-    value = data[key]
-    if not isinstance(value, bool):
-        raise ValueError(f"expected a bool for {key!r}, got {value!r}")
-    return value
+    status = CODE_STATUSES.get(packed & HISTORY_STATUS_MASK, CallStatus.UNKNOWN)
+    return status, first_seen_ms + (packed >> HISTORY_STATUS_BITS)

@@ -23,8 +23,9 @@ from processor.contract.envelope import (
     EnvelopeFlag,
     ErrorEntry,
     WebhookEndpoint,
-    parse_envelope,
+    envelope_flags,
 )
+from processor.contract.parsing import json_object, parse_envelope
 
 __all__ = [
     "EVENT_ALLOWED_STATUSES",
@@ -44,5 +45,7 @@ __all__ = [
     "ErrorEntry",
     "EventType",
     "WebhookEndpoint",
+    "envelope_flags",
+    "json_object",
     "parse_envelope",
 ]

@@ -1,8 +1,9 @@
 """The Recho webhook envelope (spec §3, §5) as pydantic models, parsed once from raw bytes.
 
 This is the wire edge of the pipeline: ingress and the worker both turn the raw
-POST body into an :class:`Envelope` with :func:`parse_envelope`, and anything
-that breaks the contract becomes a :class:`~processor.errors.ContractError`.
+POST body into an :class:`Envelope` with
+:func:`~processor.contract.parsing.parse_envelope`, and anything that breaks the
+contract becomes a :class:`~processor.errors.ContractError`.
 
 Forward compatibility drives the design:
 
@@ -13,8 +14,8 @@ Forward compatibility drives the design:
 * Anything unexpected but harmless is reported in :attr:`Envelope.flags`
   instead of failing the event (spec §4: record it, keep the event).
 
-Validation runs entirely in pydantic-core (no Python validators) because the
-worker parses about 10k envelopes per second.
+Validation runs entirely in pydantic-core (no Python validators), because the
+worker parses tens of thousands of envelopes per second.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
-from pydantic_core import ErrorDetails
 
 from processor.contract.enums import (
     EVENT_ALLOWED_STATUSES,
@@ -33,7 +32,6 @@ from processor.contract.enums import (
     Direction,
     EventType,
 )
-from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 
 # Lookup tables instead of ``EventType(raw)``: no exception on unknown values,
 # and "UNKNOWN" on the wire is itself treated as unknown.
@@ -59,6 +57,8 @@ class EnvelopeFlag(StrEnum):
     UNKNOWN_CALL_STATUS = "unknown_call_status"
     STATUS_MISMATCH = "status_mismatch"
     EXTRA_FIELDS = "extra_fields"
+    OFF_SCHEMA = "off_schema"
+    """Set by the ingress on a body it keyed without parsing it whole (it has no envelope)."""
 
 
 class _WireModel(BaseModel):
@@ -192,34 +192,23 @@ class Envelope(_WireModel):
     @property
     def flags(self) -> tuple[str, ...]:
         """The :class:`EnvelopeFlag` codes that apply, in a fixed order; empty when clean."""
-        flags: list[str] = []
-        event_type = self.event_type
-        status = self.call_status
-        if event_type is EventType.UNKNOWN:
-            flags.append(EnvelopeFlag.UNKNOWN_EVENT_TYPE)
-        if status is CallStatus.UNKNOWN:
-            flags.append(EnvelopeFlag.UNKNOWN_CALL_STATUS)
-        elif (
-            event_type is not EventType.UNKNOWN and status not in EVENT_ALLOWED_STATUSES[event_type]
-        ):
-            # Only judged when both are known: an unknown value is already flagged.
-            flags.append(EnvelopeFlag.STATUS_MISMATCH)
-        if self.has_extra_fields:
-            flags.append(EnvelopeFlag.EXTRA_FIELDS)
-        return tuple(flags)
+        return envelope_flags(self, self.event_type, self.call_status)
 
     @property
     def has_extra_fields(self) -> bool:
         """True if any object in the envelope carries a field the contract does not name."""
-        parts: list[BaseModel | None] = [
-            self,
-            self.webhook_endpoint,
-            self.auth_config,
-            self.body,
-            self.body.data,
-            *(self.body.errors or ()),
-        ]
-        return any(part is not None and part.model_extra for part in parts)
+        # __pydantic_extra__ directly: the model_extra property costs a call per part.
+        if self.__pydantic_extra__:
+            return True
+        body = self.body
+        if body.__pydantic_extra__ or body.data.__pydantic_extra__:
+            return True
+        endpoint, auth = self.webhook_endpoint, self.auth_config
+        if endpoint is not None and endpoint.__pydantic_extra__:
+            return True
+        if auth is not None and auth.__pydantic_extra__:
+            return True
+        return any(error.__pydantic_extra__ for error in body.errors or ())
 
     def to_wire(self) -> dict[str, Any]:
         """The envelope as a JSON-ready dict in wire form.
@@ -230,78 +219,23 @@ class Envelope(_WireModel):
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-_CALL_ID_LOC: Final = ("body", "data", "callId")
-_MAX_LISTED_ERRORS: Final = 5
-
-
-def parse_envelope(raw: bytes) -> Envelope:
-    """Parse a raw webhook body into an :class:`Envelope`, in one pass over the bytes.
-
-    Raises:
-        MissingCallIdError: ``body.data.callId`` (or ``body``/``body.data``) is
-            missing, null, not a string, or empty/whitespace-only.
-        ContractError: the body is not valid JSON or breaks the schema otherwise;
-            ``field`` is the dotted wire path of the first problem.
-    """
-    require_json_object(raw)
-    try:
-        # by_name=False: only wire (camelCase) names populate fields, so an
-        # unknown snake_case key is kept as an extra field instead of aliasing one.
-        return Envelope.model_validate_json(raw, by_alias=True, by_name=False)
-    except ValidationError as exc:
-        raise _to_contract_error(exc) from exc
-
-
-def require_json_object(raw: bytes) -> None:
-    """Raise :class:`NotJsonObjectError` unless ``raw`` is an RFC 8259 JSON object.
-
-    pydantic's parser also takes ``NaN``, ``Infinity`` and numbers that overflow
-    to infinity (``1e400``); no other JSON reader downstream has to, so orjson,
-    which follows RFC 8259, checks first (about 1.5 µs for a typical body).
-    The message keeps the position and leaves out parser internals.
-    """
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if exc.lineno else ""
-        raise NotJsonObjectError(f"the body is not valid JSON{where}") from None
-    if not isinstance(document, dict):
-        raise NotJsonObjectError("the body must be a JSON object")
-
-
-def _to_contract_error(exc: ValidationError) -> ContractError:
-    """Translate pydantic's errors into our one contract error, naming the wire field."""
-    details = exc.errors(include_url=False, include_input=False, include_context=False)
-    first = details[0]
-    if first["type"] == "json_invalid":  # unreachable after require_json_object; kept safe
-        return NotJsonObjectError("the body is not valid JSON", field="")
-    # A broken path to callId wins: without a callId the event cannot be keyed.
-    call_id_problem = next((d for d in details if _blocks_call_id(d)), None)
-    primary = call_id_problem or first
-    ordered = [primary, *(d for d in details if d is not primary)]
-    listed = "; ".join(_describe(d) for d in ordered[:_MAX_LISTED_ERRORS])
-    if len(ordered) > _MAX_LISTED_ERRORS:
-        listed += f"; (+{len(ordered) - _MAX_LISTED_ERRORS} more)"
-    error_type = MissingCallIdError if call_id_problem is not None else ContractError
-    return error_type(listed, field=_dotted(primary["loc"]))
-
-
-def _blocks_call_id(detail: ErrorDetails) -> bool:
-    """True if the error sits on ``body``, ``body.data`` or ``body.data.callId``."""
-    loc = detail["loc"]
-    return 0 < len(loc) <= len(_CALL_ID_LOC) and loc == _CALL_ID_LOC[: len(loc)]
-
-
-def _describe(detail: ErrorDetails) -> str:
-    """``"<dotted path>: <reason>"``; never includes the input value (may be personal data)."""
-    path = _dotted(detail["loc"]) or "envelope"
-    message = detail["msg"]
-    if detail["type"] == "string_pattern_mismatch" and detail["loc"] == _CALL_ID_LOC:
-        # pydantic would show the regex; say what the rule is instead.
-        message = "must not be empty or whitespace-only"
-    return f"{path}: {message}"
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    """``("body", "errors", 0, "code")`` -> ``"body.errors.0.code"``."""
-    return ".".join(str(part) for part in loc)
+def envelope_flags(
+    envelope: Envelope, event_type: EventType, status: CallStatus
+) -> tuple[str, ...]:
+    """:attr:`Envelope.flags`, given the envelope's already looked-up type and status."""
+    if event_type is EventType.UNKNOWN:
+        flags = [EnvelopeFlag.UNKNOWN_EVENT_TYPE]
+        if status is CallStatus.UNKNOWN:
+            flags.append(EnvelopeFlag.UNKNOWN_CALL_STATUS)
+    elif status is CallStatus.UNKNOWN:
+        flags = [EnvelopeFlag.UNKNOWN_CALL_STATUS]
+    elif status not in EVENT_ALLOWED_STATUSES[event_type]:
+        # Only judged when both are known: an unknown value is already flagged.
+        flags = [EnvelopeFlag.STATUS_MISMATCH]
+    elif not envelope.has_extra_fields:
+        return ()
+    else:
+        return (EnvelopeFlag.EXTRA_FIELDS,)
+    if envelope.has_extra_fields:
+        flags.append(EnvelopeFlag.EXTRA_FIELDS)
+    return tuple(flags)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -44,6 +45,13 @@ async def _all_acknowledged(sent: list[asyncio.Future[Any]]) -> None:
     failures = [exc for f in sent if (exc := f.exception()) is not None]
     if failures:
         raise failures[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """Records taken for one transaction: (topic, partition, batch) triples."""
+
+    batches: list[tuple[str, int, Any]]
 
 
 class PartitionTransactor:
@@ -132,8 +140,22 @@ class PartitionTransactor:
                 raise KafkaError(f"a record for {topic} is larger than the batch size")
         self.staged += 1
 
+    def seal(self) -> Sealed:
+        """Take the staged records for a transaction; staging goes on into new batches."""
+        sealed = Sealed([*self._full, *((t, p, b) for (t, p), b in self._batches.items())])
+        self._full = []
+        self._batches = {}
+        self.staged = 0
+        return sealed
+
     async def commit(self, next_offset: int | None, group_id: str) -> None:
-        """Send the staged records and the input offset in one transaction and commit.
+        """Seal the staged records and commit them with the input offset (see commit_sealed)."""
+        await self.commit_sealed(self.seal(), next_offset, group_id)
+
+    async def commit_sealed(self, sealed: Sealed, next_offset: int | None, group_id: str) -> None:
+        """Send sealed records and the input offset in one transaction and commit.
+
+        One transaction at a time: the caller awaits a commit before starting the next.
 
         The transaction commits only after the broker acknowledged every record
         staged in it: aiokafka's commit does not check its batches' results, so a
@@ -147,15 +169,11 @@ class PartitionTransactor:
         from its last commit.
         """
         producer = self._require()
-        batches = [*self._full, *((t, p, b) for (t, p), b in self._batches.items())]
-        self._full = []
-        self._batches = {}
-        self.staged = 0
         try:
             await producer.begin_transaction()
             sent = [
                 await producer.send_batch(batch, topic, partition=partition)
-                for topic, partition, batch in batches
+                for topic, partition, batch in sealed.batches
             ]
             await _all_acknowledged(sent)
             if next_offset is not None:

@@ -16,14 +16,12 @@ from pydantic.alias_generators import to_camel
 
 from processor.calls import CallOutcome, ErrorKind, Severity, Verdict
 from processor.contract import CallStatus, Direction, EventType
+from processor.outputs.dead_letters import DeadLetterReason
 
 NodeName = Annotated[
     CallStatus | Literal["NEW"],
     Field(description="A machine node: a status, or NEW before the call's first known event."),
 ]
-
-DeadLetterReason = Literal["not_json", "missing_call_id", "invalid_contract", "processing_error"]
-"""The bounded reasons of :data:`processor.outputs.records.DLQ_REASONS` (tests keep them equal)."""
 
 
 class _Record(BaseModel):

@@ -13,11 +13,23 @@ from typing import Final
 
 import orjson
 
-from processor.calls import CallEvent
-from processor.contract import Envelope, parse_envelope
+from processor.calls import (
+    CRITICAL_EVENT_TYPES,
+    AlertContext,
+    AlertKind,
+    CallEvent,
+    CallState,
+    RaiseAlert,
+    Severity,
+    alert_context,
+    alert_id,
+)
+from processor.contract import CallStatus, Envelope, EventType, envelope_flags, parse_envelope
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
+from processor.outputs.alerts import UNREADABLE_CODE
+from processor.outputs.dead_letters import DeadLetterReason
 
 ERRORS_TEXT_MAX_CHARS: Final = 200
 """How much of an unreadable ``body.errors`` an alert quotes."""
@@ -25,10 +37,11 @@ ERRORS_TEXT_MAX_CHARS: Final = 200
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    """A parsed webhook: the envelope for the outputs, the event for the machine."""
+    """A parsed webhook: the envelope and its flags for the outputs, the event for the machine."""
 
     envelope: Envelope
     event: CallEvent
+    flags: tuple[str, ...]
 
 
 def ingest(record: Record) -> Ingested:
@@ -38,21 +51,28 @@ def ingest(record: Record) -> Ingested:
         raise ContractError("record has no value (a tombstone on the input topic)")
     envelope = parse_envelope(value)
     event = call_event(envelope, value, received_at_ms(record))
-    return Ingested(envelope, event)
+    return Ingested(envelope, event, envelope_flags(envelope, event.event_type, event.call_status))
 
 
 def call_event(envelope: Envelope, raw: bytes, received_at_ms: int) -> CallEvent:
     """The state machine's view of a parsed webhook; ``raw`` is the body as received."""
-    errors = envelope.body.errors or ()
+    body = envelope.body
+    data = body.data
+    errors = body.errors
+    if errors:
+        codes = tuple(e.code or "UNSPECIFIED" for e in errors)
+        phases = tuple(e.phase or "UNSPECIFIED" for e in errors)
+    else:
+        codes = phases = ()
     return CallEvent(
-        call_id=envelope.call_id,
+        call_id=data.call_id,
         event_type=envelope.event_type,
         event_type_raw=envelope.event_type_raw or "",
-        call_status=envelope.call_status,
-        call_status_raw=envelope.call_status_raw or "",
+        call_status=data.call_status,
+        call_status_raw=data.call_status_raw or "",
         has_errors=bool(errors),
-        error_codes=tuple(e.code or "UNSPECIFIED" for e in errors),
-        error_phases=tuple(e.phase or "UNSPECIFIED" for e in errors),
+        error_codes=codes,
+        error_phases=phases,
         received_at_ms=received_at_ms,
         body_hash=hashlib.sha256(raw).hexdigest(),
         project_id=envelope.project_id,
@@ -109,10 +129,50 @@ def claimed_errors(record: Record) -> ClaimedErrors | None:
     )
 
 
-def dlq_reason(error: ContractError) -> str:
+def unreadable_alert(claim: ClaimedErrors, record: Record, state: CallState | None) -> RaiseAlert:
+    """The ERRORS_UNREADABLE alert of a dead-lettered body that claims errors.
+
+    ``state`` is the claimed call's, if the worker knows it.
+    """
+    raw_type = claim.event_type_raw or ""
+    event_type = EventType(raw_type) if raw_type in EventType.__members__ else EventType.UNKNOWN
+    received = received_at_ms(record)
+    return RaiseAlert(
+        kind=AlertKind.ERRORS_UNREADABLE,
+        severity=Severity.CRITICAL if event_type in CRITICAL_EVENT_TYPES else Severity.WARNING,
+        alert_id=alert_id(
+            claim.call_id, f"unreadable\x00{hashlib.sha256(record.value or b'').hexdigest()}"
+        ),
+        call_id=claim.call_id,
+        project_id=claim.project_id,
+        direction=event_type.direction,
+        status=None if state is None else state.status,
+        at_ms=received,
+        last_seen_ms=received if state is None else state.last_seen_ms,
+        context=_unreadable_context(state, received),
+        event_type=None if event_type is EventType.UNKNOWN else event_type,
+        error_codes=(UNREADABLE_CODE,),
+    )
+
+
+def _unreadable_context(state: CallState | None, received_ms: int) -> AlertContext:
+    """The context of an unreadable event's alert: its call's, or a blank one."""
+    if state is not None:
+        return alert_context(state)
+    return AlertContext(
+        attempts=0,
+        events_seen=0,
+        error_count=0,
+        first_seen_ms=received_ms,
+        outcome=None,
+        last_reported_status=CallStatus.UNKNOWN,
+    )
+
+
+def dlq_reason(error: ContractError) -> DeadLetterReason:
     """The bounded DLQ reason code for a contract error."""
     if isinstance(error, MissingCallIdError):
-        return "missing_call_id"
+        return DeadLetterReason.MISSING_CALL_ID
     if isinstance(error, NotJsonObjectError):  # not RFC 8259 JSON, or not an object
-        return "not_json"
-    return "invalid_contract"
+        return DeadLetterReason.NOT_JSON
+    return DeadLetterReason.INVALID_CONTRACT

@@ -11,8 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from processor import metrics
-from processor.calls import CallFinished, RaiseAlert, Verdict
-from processor.contract import EventType
+from processor.calls import (
+    ERROR_CODE_MAX_LEN,
+    AlertKind,
+    CallFinished,
+    CallOutcome,
+    RaiseAlert,
+    Severity,
+    Verdict,
+)
+from processor.contract import Direction, EventType
 
 MAX_CODES = 50
 OTHER = "OTHER"
@@ -24,18 +32,21 @@ class LabelCache:
     def __init__(self) -> None:
         self._events: dict[tuple[EventType, Verdict], Any] = {}
         self._errors: dict[tuple[str, str], Any] = {}
+        self._alerts: dict[tuple[AlertKind, Severity], Any] = {}
+        self._finished: dict[tuple[CallOutcome, Direction], tuple[Any, Any, Any]] = {}
         self._codes: set[str] = set()
         self._phases: set[str] = set()
 
-    def event(self, event_type: EventType, verdict: Verdict) -> Any:
-        """The events counter child for (eventType, verdict)."""
-        key = (event_type, verdict)
-        child = self._events.get(key)
-        if child is None:
-            child = self._events[key] = metrics.WORKER_EVENTS.labels(
-                event_type.value, verdict.value
-            )
-        return child
+    def events(self, counts: dict[tuple[EventType, Verdict], int]) -> None:
+        """Count events by (eventType, verdict), a batch's worth at once."""
+        for key, count in counts.items():
+            child = self._events.get(key)
+            if child is None:
+                event_type, verdict = key
+                child = self._events[key] = metrics.WORKER_EVENTS.labels(
+                    event_type.value, verdict.value
+                )
+            child.inc(count)
 
     def error(self, code: str, phase: str) -> Any:
         """The errors counter child, with unknown codes and phases folded past a cap."""
@@ -49,7 +60,7 @@ class LabelCache:
 
     @staticmethod
     def _fold(value: str, seen: set[str]) -> str:
-        value = value[:48]
+        value = value[:ERROR_CODE_MAX_LEN]
         if value in seen:
             return value
         if len(seen) >= MAX_CODES:
@@ -59,18 +70,28 @@ class LabelCache:
 
     def alert(self, alert: RaiseAlert) -> None:
         """Count an alert by kind and severity."""
-        metrics.WORKER_ALERTS.labels(alert.kind.value, alert.severity.value).inc()
+        key = (alert.kind, alert.severity)
+        child = self._alerts.get(key)
+        if child is None:
+            child = self._alerts[key] = metrics.WORKER_ALERTS.labels(
+                alert.kind.value, alert.severity.value
+            )
+        child.inc()
 
     def finished(self, finished: CallFinished) -> None:
         """Count a finished call and observe its durations."""
-        outcome = finished.outcome.value
-        direction = finished.direction.value
-        metrics.WORKER_CALLS_FINISHED.labels(outcome, direction).inc()
+        key = (finished.outcome, finished.direction)
+        children = self._finished.get(key)
+        if children is None:
+            outcome, direction = finished.outcome.value, finished.direction.value
+            children = self._finished[key] = (
+                metrics.WORKER_CALLS_FINISHED.labels(outcome, direction),
+                metrics.WORKER_CALL_DURATION.labels(outcome, direction),
+                metrics.WORKER_TIME_TO_ANSWER.labels(direction),
+            )
+        count, duration, time_to_answer = children
+        count.inc()
         if finished.duration_ms is not None:
-            metrics.WORKER_CALL_DURATION.labels(outcome, direction).observe(
-                finished.duration_ms / 1000
-            )
+            duration.observe(finished.duration_ms / 1000)
         if finished.time_to_answer_ms is not None:
-            metrics.WORKER_TIME_TO_ANSWER.labels(direction).observe(
-                finished.time_to_answer_ms / 1000
-            )
+            time_to_answer.observe(finished.time_to_answer_ms / 1000)

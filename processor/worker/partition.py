@@ -9,22 +9,19 @@ transactions too, so those timers survive restarts and rebalances.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import structlog
 
 from processor import metrics
 from processor.calls import (
-    CRITICAL_EVENT_TYPES,
-    AlertKind,
     CallFinished,
     CallState,
     EmitEvent,
     RaiseAlert,
-    Severity,
-    alert_id,
+    Verdict,
     check_stalled,
     handle,
     is_expired,
@@ -32,30 +29,33 @@ from processor.calls import (
 from processor.contract import EventType
 from processor.errors import ContractError
 from processor.kafka.records import Record
-from processor.kafka.transactions import PartitionTransactor
-from processor.outputs.records import (
-    UNREADABLE_CODE,
-    SourceRef,
-    alert_record,
-    changelog_record,
-    dlq_record,
-    event_record,
-    parse_changelog,
-    state_record,
-    unreadable_alert_record,
-)
+from processor.kafka.transactions import PartitionTransactor, Sealed
+from processor.outputs.alerts import alert_record, unreadable_alert_record
+from processor.outputs.changelog import changelog_record, parse_changelog
+from processor.outputs.dead_letters import DeadLetterReason, dlq_record
+from processor.outputs.records import SourceRef, event_record, state_record
 from processor.settings import Settings
 from processor.worker.ingest import (
     ClaimedErrors,
     claimed_errors,
     dlq_reason,
     ingest,
-    received_at_ms,
+    unreadable_alert,
 )
 from processor.worker.labels import LabelCache
 from processor.worker.store import CallStore, status_key
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One partition's transaction, closed and ready to commit."""
+
+    sealed: Sealed
+    next_offset: int | None
+    received: list[int]
+    """Ingress receive times of its input records (for the processing-latency histogram)."""
 
 
 class PartitionWorker:
@@ -115,6 +115,7 @@ class PartitionWorker:
         tx = self._tx
         store = self.store
         labels = self._labels
+        counts: dict[tuple[EventType, Verdict], int] = {}
         for record in records:
             source = SourceRef(self._input, record.partition, record.offset)
             try:
@@ -125,7 +126,7 @@ class PartitionWorker:
                 if claim is not None:
                     self._alert_unreadable(claim, record, source)
                 continue
-            envelope, event = ingested.envelope, ingested.event
+            envelope, event, flags = ingested.envelope, ingested.event, ingested.flags
             try:
                 before = store.get(event.call_id)
                 before_key = status_key(before) if before is not None else None
@@ -133,17 +134,16 @@ class PartitionWorker:
                 store.put(state, before, before_key)
             except Exception as exc:  # a bug must not stop the partition: dead-letter it
                 log.exception("record_processing_failed", call_id=event.call_id)
-                self._dead_letter(record, source, "processing_error", repr(exc))
+                self._dead_letter(record, source, DeadLetterReason.PROCESSING_ERROR, repr(exc))
                 continue
             key = event.call_id.encode()
             for effect in effects:
                 if type(effect) is EmitEvent:
-                    tx.stage(
-                        self._events, key, event_record(effect, envelope, source, envelope.flags)
-                    )
-                    labels.event(event.event_type, effect.verdict).inc()
+                    tx.stage(self._events, key, event_record(effect, envelope, source, flags))
+                    counted = (event.event_type, effect.verdict)
+                    counts[counted] = counts.get(counted, 0) + 1
                 elif type(effect) is RaiseAlert:
-                    tx.stage(self._alerts, key, alert_record(effect, state, envelope, source))
+                    tx.stage(self._alerts, key, alert_record(effect, envelope, source))
                     self._alerted(effect)
                 elif type(effect) is CallFinished:
                     labels.finished(effect)
@@ -153,11 +153,14 @@ class PartitionWorker:
             self._dirty[event.call_id] = state
             self._tombstones.discard(event.call_id)
             self._received.append(event.received_at_ms)
+        labels.events(counts)
         if records:
             self.next_offset = records[-1].offset + 1
             self.last_record_ms = records[-1].timestamp
 
-    def _dead_letter(self, record: Record, source: SourceRef, reason: str, error: str) -> None:
+    def _dead_letter(
+        self, record: Record, source: SourceRef, reason: DeadLetterReason, error: str
+    ) -> None:
         now_ms = time.time_ns() // 1_000_000
         self._tx.stage(
             self._dlq,
@@ -186,29 +189,11 @@ class PartitionWorker:
     def _alert_unreadable(self, claim: ClaimedErrors, record: Record, source: SourceRef) -> None:
         """Alert on an event that reported errors nobody could read (it is dead-lettered)."""
         state = self.store.get(claim.call_id) if claim.call_id else None
-        raw_type = claim.event_type_raw or ""
-        event_type = EventType(raw_type) if raw_type in EventType.__members__ else EventType.UNKNOWN
-        received = received_at_ms(record)
-        alert = RaiseAlert(
-            kind=AlertKind.ERRORS_UNREADABLE,
-            severity=Severity.CRITICAL if event_type in CRITICAL_EVENT_TYPES else Severity.WARNING,
-            alert_id=alert_id(
-                claim.call_id, f"unreadable\x00{hashlib.sha256(record.value or b'').hexdigest()}"
-            ),
-            call_id=claim.call_id,
-            project_id=claim.project_id,
-            direction=event_type.direction,
-            status=None if state is None else state.status,
-            at_ms=received,
-            last_seen_ms=received if state is None else state.last_seen_ms,
-            event_type=None if event_type is EventType.UNKNOWN else event_type,
-            error_codes=(UNREADABLE_CODE,),
-        )
-        key = claim.call_id.encode()
+        alert = unreadable_alert(claim, record, state)
         self._tx.stage(
             self._alerts,
-            key,
-            unreadable_alert_record(alert, state, claim.event_type_raw, claim.errors_text, source),
+            claim.call_id.encode(),
+            unreadable_alert_record(alert, claim.event_type_raw, claim.errors_text, source),
         )
         self._alerted(alert)
 
@@ -246,7 +231,7 @@ class PartitionWorker:
                 stalled.append((state, alert))
         for state, alert in stalled:
             key = state.call_id.encode()
-            self._tx.stage(self._alerts, key, alert_record(alert, state, None, None))
+            self._tx.stage(self._alerts, key, alert_record(alert, None, None))
             self._alerted(alert)
             self._dirty[state.call_id] = state
         for state in expired:
@@ -270,6 +255,13 @@ class PartitionWorker:
         Returns the ingress receive times of the records committed (for the
         processing-latency histogram).
         """
+        prepared = self.prepare()
+        await self.commit_prepared(prepared, group_id)
+        return prepared.received
+
+    def prepare(self) -> Prepared:
+        """Close the work so far into a transaction: stage each touched call's state
+        and changelog, and take the staged records. Later records go to the next one."""
         tx = self._tx
         for call_id, state in self._dirty.items():
             key = call_id.encode()
@@ -283,5 +275,8 @@ class PartitionWorker:
         self._dirty = {}
         self._tombstones = set()
         self._pending_alerts = 0
-        await tx.commit(self.next_offset if received else None, group_id)
-        return received
+        return Prepared(tx.seal(), self.next_offset if received else None, received)
+
+    async def commit_prepared(self, prepared: Prepared, group_id: str) -> None:
+        """Commit a prepared transaction (after the previous one of this partition ended)."""
+        await self._tx.commit_sealed(prepared.sealed, prepared.next_offset, group_id)

@@ -2,10 +2,13 @@
 
 Loop: fetch a batch (up to ``worker_batch_max_records`` or
 ``worker_batch_max_ms``), run it through each partition's
-:class:`PartitionWorker`, then commit every partition's transaction
-concurrently. Assignment fences the previous owner and restores the
-partition's state from the changelog before its records are processed;
-revocation waits for the running commit and drops the partition.
+:class:`PartitionWorker`, close it into one transaction per partition, then
+commit those concurrently in the background while the next batch is fetched
+and processed. A partition's next transaction begins only after its previous
+one ended, so the input offsets committed always match the outputs.
+Assignment fences the previous owner and restores the partition's state from
+the changelog before its records are processed; revocation waits for the
+running commit and drops the partition.
 A fenced worker stops (another instance owns its partitions now).
 """
 
@@ -25,8 +28,9 @@ from processor.kafka.reader import read_to_end
 from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
+from processor.worker.gauges import Gauges
 from processor.worker.labels import LabelCache
-from processor.worker.partition import PartitionWorker
+from processor.worker.partition import PartitionWorker, Prepared
 from processor.worker.recovery import Recovery
 
 log = structlog.get_logger(__name__)
@@ -50,9 +54,9 @@ class Worker:
             on_revoked=self._on_revoked,
         )
         self._last_sweep = 0.0
-        self._status_labels: set[str] = set()
-        self._caught_up_ms: dict[int, int] = {}
+        self._gauges = Gauges()
         self._recovery = Recovery()
+        self._committing: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -63,8 +67,10 @@ class Worker:
     async def stop(self) -> None:
         """Leave the group and close every partition's producer (bounded either way).
 
-        Uncommitted work is not committed: the next owner starts from the last commit.
+        A transaction already committing gets ``worker_drain_timeout_s`` to end;
+        work not yet in one is not committed: the next owner starts from the last commit.
         """
+        await self._drain_commit()
         await self._consumer.stop()
         await asyncio.gather(*(self._drop(p) for p in list(self.partitions)))
         self._recovery.clear()
@@ -131,6 +137,8 @@ class Worker:
 
     async def _on_revoked(self, partitions: list[int]) -> None:
         async with self._lock:  # wait for the running batch's commit
+            if self._committing is not None:
+                await asyncio.wait({self._committing})  # its errors surface in the next step
             for partition in partitions:
                 await self._drop(partition)
                 self._recovery.forget(partition)
@@ -173,10 +181,49 @@ class Worker:
     # --- the loop ------------------------------------------------------------------
     async def step(self) -> None:
         """Fetch one batch, process it, commit it (and run due sweeps)."""
-        s = self.settings
         if self._recovery.due():
             async with self._lock:
+                await self._finish_commit()
                 await self._recover()
+        batches = await self._fetch()
+        async with self._lock:
+            self._process(batches)
+            now = time.monotonic()
+            if now - self._last_sweep >= self.settings.worker_sweep_interval_s:
+                self._last_sweep = now
+                now_ms = time.time_ns() // 1_000_000
+                for worker in self.partitions.values():
+                    worker.sweep(now_ms)
+            # Closed now, before any later record can touch the states it stages.
+            prepared = [(w, w.prepare()) for w in self.partitions.values() if w.has_work()]
+            await self._finish_commit()  # the previous transactions end before these begin
+            # A partition dropped by a failed commit is restored from its last commit.
+            prepared = [(w, p) for w, p in prepared if self.partitions.get(w.partition) is w]
+            if prepared:
+                self._committing = asyncio.create_task(self._commit_all(prepared))
+            self._gauges.publish(self.partitions, self._consumer, swept=bool(self._last_sweep))
+
+    async def _finish_commit(self) -> None:
+        """Wait for the transactions in flight; raise what ended the worker (fencing, a bug)."""
+        task, self._committing = self._committing, None
+        if task is not None:
+            await task
+
+    async def _drain_commit(self) -> None:
+        """Let the transactions in flight end, within ``worker_drain_timeout_s``."""
+        task, self._committing = self._committing, None
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=self.settings.worker_drain_timeout_s)
+        if not done:
+            log.warning("worker_commit_abandoned", reason="drain timeout while stopping")
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task  # stopping anyway: its outcome was logged where it happened
+
+    async def _fetch(self) -> list[dict[int, list[Record]]]:
+        """Fetches until ``worker_batch_max_records`` or ``worker_batch_max_ms`` is reached."""
+        s = self.settings
         deadline = time.monotonic() + s.worker_batch_max_ms / 1000
         fetched = 0
         batches: list[dict[int, list[Record]]] = []
@@ -192,40 +239,33 @@ class Worker:
                 break
             batches.append(got)
             fetched += sum(len(r) for r in got.values())
-        async with self._lock:
-            rewound: set[int] = set()
-            for got in batches:
-                for partition, records in got.items():
-                    worker = self.partitions.get(partition)
-                    if worker is not None and partition not in rewound:
-                        worker.process(records)
-                    elif partition in self._recovery:
-                        continue  # paused; it restarts from its last commit
-                    elif partition not in rewound:
-                        # Fetched before its state was restored (aiokafka fetches as soon
-                        # as it is assigned) or after it was revoked: fetch it again later.
-                        rewound.add(partition)
-                        self._consumer.rewind(partition, records[0].offset)
-            now = time.monotonic()
-            if now - self._last_sweep >= s.worker_sweep_interval_s:
-                self._last_sweep = now
-                now_ms = time.time_ns() // 1_000_000
-                for worker in self.partitions.values():
-                    worker.sweep(now_ms)
-            await self._commit_all()
-            self._publish_gauges()
+        return batches
 
-    async def _commit_all(self) -> None:
-        workers = [w for w in self.partitions.values() if w.has_work()]
-        if not workers:
-            return
+    def _process(self, batches: list[dict[int, list[Record]]]) -> None:
+        """Hand each partition's records to its worker; rewind those it cannot take yet."""
+        rewound: set[int] = set()
+        for got in batches:
+            for partition, records in got.items():
+                worker = self.partitions.get(partition)
+                if worker is not None and partition not in rewound:
+                    worker.process(records)
+                elif partition in self._recovery:
+                    continue  # paused; it restarts from its last commit
+                elif partition not in rewound:
+                    # Fetched before its state was restored (aiokafka fetches as soon
+                    # as it is assigned) or after it was revoked: fetch it again later.
+                    rewound.add(partition)
+                    self._consumer.rewind(partition, records[0].offset)
+
+    async def _commit_all(self, prepared: list[tuple[PartitionWorker, Prepared]]) -> None:
         started = time.perf_counter()
+        group = self.settings.worker_group_id
         results = await asyncio.gather(
-            *(w.commit(self.settings.worker_group_id) for w in workers), return_exceptions=True
+            *(w.commit_prepared(p, group) for w, p in prepared), return_exceptions=True
         )
         elapsed = time.perf_counter() - started
         now_ms = time.time_ns() // 1_000_000
-        for worker, result in zip(workers, results, strict=True):
+        for (worker, commit), result in zip(prepared, results, strict=True):
             if isinstance(result, FencedError):
                 metrics.WORKER_TRANSACTIONS.labels("fenced").inc()
                 log.error("worker_fenced", partition=worker.partition, error=str(result))
@@ -234,14 +274,15 @@ class Worker:
                 metrics.WORKER_TRANSACTIONS.labels("aborted").inc()
                 if not isinstance(result, KafkaError):
                     raise result
-                await self._drop(worker.partition)
-                self._start_recovery(worker.partition, result)
+                if self.partitions.get(worker.partition) is worker:
+                    await self._drop(worker.partition)
+                    self._start_recovery(worker.partition, result)
                 continue
             metrics.WORKER_TRANSACTIONS.labels("committed").inc()
             metrics.WORKER_TRANSACTION_DURATION.observe(elapsed)
-            metrics.WORKER_BATCH_RECORDS.observe(len(result))
+            metrics.WORKER_BATCH_RECORDS.observe(len(commit.received))
             observe = metrics.WORKER_PROCESSING_LATENCY.observe
-            for received_ms in result:
+            for received_ms in commit.received:
                 observe(max(now_ms - received_ms, 0) / 1000)
 
     # --- recovery ----------------------------------------------------------------
@@ -272,41 +313,3 @@ class Worker:
             self._recovery.done(partition)
             self._consumer.resume(partition)
             log.info("partition_recovered", partition=partition)
-
-    def _lag_seconds(
-        self, partition: int, lag: int, last_record_ms: int | None, now_ms: int
-    ) -> float:
-        """Age of the oldest unprocessed record, bounded without fetching it.
-
-        That record came after the last processed one and after the last time
-        the partition was caught up, so it is at most as old as the later of the two.
-        """
-        if lag == 0 or last_record_ms is None:
-            self._caught_up_ms[partition] = now_ms
-            return 0.0
-        since = max(last_record_ms, self._caught_up_ms.get(partition, last_record_ms))
-        return max(now_ms - since, 0) / 1000
-
-    def _publish_gauges(self) -> None:
-        now_ms = time.time_ns() // 1_000_000
-        open_calls: dict[str, int] = {}
-        calls = 0
-        state_bytes = 0
-        for partition, worker in self.partitions.items():
-            for status, count in worker.store.open_by_status.items():
-                open_calls[status] = open_calls.get(status, 0) + count
-            calls += len(worker.store)
-            highwater = self._consumer.highwater(partition)
-            if highwater is not None and worker.next_offset is not None:
-                lag = max(highwater - worker.next_offset, 0)
-                metrics.WORKER_CONSUMER_LAG.labels(str(partition)).set(lag)
-                metrics.WORKER_CONSUMER_LAG_SECONDS.labels(str(partition)).set(
-                    self._lag_seconds(partition, lag, worker.last_record_ms, now_ms)
-                )
-        self._status_labels.update(open_calls)
-        for status in self._status_labels:
-            metrics.WORKER_ACTIVE_CALLS.labels(status).set(open_calls.get(status, 0))
-        metrics.WORKER_CALLS_IN_STATE.set(calls)
-        if self._last_sweep and calls:
-            state_bytes = sum(w.store.estimated_bytes() for w in self.partitions.values())
-            metrics.WORKER_STATE_BYTES.set(state_bytes)

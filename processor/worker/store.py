@@ -11,8 +11,10 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from typing import Final
 
-from processor.calls import CallState
+from processor.calls import NEW, NEW_NAME, CallState, Node
+from processor.contract import CallStatus
 
 
 class CallStore:
@@ -77,11 +79,14 @@ class CallStore:
         return int(per_call * len(self._calls))
 
 
+_STATUS_KEYS: Final[dict[Node, str]] = {NEW: NEW_NAME, **{s: s.value for s in CallStatus}}
+
+
 def status_key(state: CallState) -> str | None:
     """The open-calls gauge label of a call, None once it finished."""
-    if state.finished:
+    if state.outcome is not None:
         return None
-    return state.status.value if state.status is not None else "NEW"
+    return _STATUS_KEYS[state.status]
 
 
 def _state_size(state: CallState) -> int:

@@ -30,8 +30,8 @@ from processor.calls import (
 )
 from processor.contract import Envelope, parse_envelope
 from processor.outputs import (
-    DLQ_REASONS,
     DeadLetter,
+    DeadLetterReason,
     SourceRef,
     alert_record,
     changelog_record,
@@ -41,7 +41,7 @@ from processor.outputs import (
     parse_dlq_record,
     state_record,
 )
-from processor.outputs.records import SUMMARY_MAX_CHARS
+from processor.outputs.alerts import SUMMARY_MAX_CHARS
 from processor.outputs.schemas import load_schema
 from processor.worker.ingest import call_event
 from tests.factories import (
@@ -130,8 +130,7 @@ class Calls:
             ),
             state=check(state_record(state), "call-state.v1.json"),
             alert_records=[
-                check(alert_record(a, state, envelope, source), "call-alerts.v1.json")
-                for a in alerts
+                check(alert_record(a, envelope, source), "call-alerts.v1.json") for a in alerts
             ],
         )
 
@@ -433,7 +432,7 @@ class TestAlertRecord:
         now = state.last_seen_ms + STALL_AFTER_MS + 5_000
         alert = check_stalled(state, now, STALL_AFTER_MS)
         assert alert is not None
-        record = check(alert_record(alert, state, None, None), "call-alerts.v1.json")
+        record = check(alert_record(alert, None, None), "call-alerts.v1.json")
         assert record["kind"] == "CALL_STALLED"
         assert record["severity"] == "warning"
         assert record["alertId"] == alert.alert_id
@@ -459,7 +458,18 @@ class TestAlertRecord:
         b = check_stalled(second, at + 60_000, STALL_AFTER_MS)
         assert a is not None
         assert b is not None
-        assert orjson.loads(alert_record(a, first, None, None))["alertId"] == b.alert_id
+        assert orjson.loads(alert_record(a, None, None))["alertId"] == b.alert_id
+
+    def test_alert_record_does_not_depend_on_when_it_is_built(self) -> None:
+        """An errored event's alert reads the same after later events moved its call on."""
+        calls = Calls()
+        errors = [make_error("NETWORK_ERROR")]
+        step = calls.feed(to_bytes(make_envelope("OUTBOUND_CALL_CALLING", errors=errors)))
+        calls.feed(to_bytes(make_envelope("OUTBOUND_CALL_COMPLETED")))
+        (alert,) = step.alerts
+        late = orjson.loads(alert_record(alert, step.envelope, step.source))
+        assert late == step.alert_records[0]
+        assert late["context"]["eventsSeen"] == 1
 
 
 class TestDlqRecord:
@@ -502,7 +512,7 @@ class TestDlqRecord:
         headers=st.lists(
             st.tuples(st.text(max_size=10), st.none() | st.binary(max_size=20)), max_size=4
         ),
-        reason=st.sampled_from(DLQ_REASONS),
+        reason=st.sampled_from(list(DeadLetterReason)),
     )
     def test_round_trip_is_exact(
         self,

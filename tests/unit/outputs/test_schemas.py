@@ -12,14 +12,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
-from processor.outputs import SourceRef, dlq_record
+from processor.outputs import ALERT_KINDS, DeadLetterReason, SourceRef, dlq_record
 from processor.outputs.models import (
     CallAlertRecord,
     CallEventRecord,
     CallStateRecord,
     DeadLetterRecord,
 )
-from processor.outputs.records import ALERT_KINDS, DLQ_REASONS
 from processor.outputs.schemas import (
     ASYNCAPI_FILE,
     SCHEMA_FILES,
@@ -140,9 +139,10 @@ class TestSchemaContent:
         assert "CALL_STALLED" in kind["enum"]
 
     def test_dlq_reasons(self) -> None:
-        """Dead-letter reasons in the schema are exactly DLQ_REASONS."""
-        reason = load_schema("webhooks-dlq.v1.json")["properties"]["reason"]
-        assert tuple(reason["enum"]) == DLQ_REASONS
+        """Dead-letter reasons in the schema are exactly DeadLetterReason's values."""
+        schema = load_schema("webhooks-dlq.v1.json")
+        reason = schema["$defs"]["DeadLetterReason"]
+        assert reason["enum"] == [r.value for r in DeadLetterReason]
 
     def test_schema_markers(self) -> None:
         """Each record's schema field is a constant naming its type and version."""
