@@ -29,7 +29,7 @@ RETRY_LOG_ATTEMPTS: Final = 5
 """Retries logged one by one; past them, a sink that is down logs once (alert_sink_down)."""
 
 
-class Outcome(StrEnum):
+class SinkDelivery(StrEnum):
     """How a delivery ended (values are metric label values, except ABORTED)."""
 
     DELIVERED = "delivered"
@@ -45,14 +45,14 @@ async def deliver(
     on_error: Callable[[DeliveryError, int], None],
     rng: random.Random | None = None,
     on_down: Callable[[], None] | None = None,
-) -> Outcome:
+) -> SinkDelivery:
     """Call ``send`` until it succeeds, fails for good, or ``stop`` is set.
 
     Each failed attempt is reported to ``on_error`` with its attempt number.
     A retriable failure is never given up: once ``policy.budget_s`` is spent,
     ``on_down`` is called (once) and the sink is retried every ``policy.cap_s``
     until it takes the alerts, so an alert is never dropped while a sink is
-    down. Only a non-retriable answer (a 4xx) fails. Returns an :class:`Outcome`.
+    down. Only a non-retriable answer (a 4xx) fails. Returns an :class:`SinkDelivery`.
     """
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
     loop = asyncio.get_running_loop()
@@ -66,7 +66,7 @@ async def deliver(
         except DeliveryError as exc:
             on_error(exc, attempt)
             if not exc.retriable:
-                return Outcome.FAILED
+                return SinkDelivery.FAILED
             delay = policy.delay_s(attempt, rng, exc.retry_after_s)  # the receiver knows best
             if policy.exhausted(attempt, loop.time() + delay - started):
                 delay = max(delay, policy.cap_s)
@@ -74,13 +74,13 @@ async def deliver(
                     on_down()
                 down = True
             if stop.is_set():
-                return Outcome.ABORTED
+                return SinkDelivery.ABORTED
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
                 continue
-            return Outcome.ABORTED
-        return Outcome.DELIVERED
+            return SinkDelivery.ABORTED
+        return SinkDelivery.DELIVERED
 
 
 class ReliableSink:
@@ -101,13 +101,13 @@ class ReliableSink:
         self.down = False
         metrics.NOTIFIER_SINK_DOWN.labels(self.name).set(0)
 
-    async def deliver(self, alerts: Sequence[Alert], stop: asyncio.Event) -> Outcome:
+    async def deliver(self, alerts: Sequence[Alert], stop: asyncio.Event) -> SinkDelivery:
         """Deliver what this sink has not taken yet; count and log the results."""
         fresh, suppressed = self.recent.fresh(alerts)
         if suppressed:
             metrics.NOTIFIER_DELIVERIES.labels(self.name, "suppressed").inc(suppressed)
         if not fresh:
-            return Outcome.DELIVERED
+            return SinkDelivery.DELIVERED
         errors: list[DeliveryError] = []
 
         def on_error(exc: DeliveryError, attempt: int) -> None:
@@ -130,14 +130,14 @@ class ReliableSink:
         outcome = await deliver(
             lambda: self.sink.send(fresh), self.policy, stop, on_error, on_down=on_down
         )
-        if outcome is Outcome.DELIVERED:
+        if outcome is SinkDelivery.DELIVERED:
             if self.down:
                 self.down = False
                 metrics.NOTIFIER_SINK_DOWN.labels(self.name).set(0)
                 log.info("alert_sink_recovered", sink=self.name, attempts=len(errors) + 1)
             self.recent.add_all(alert.alert_id for alert in fresh)
             metrics.NOTIFIER_DELIVERIES.labels(self.name, "delivered").inc(len(fresh))
-        elif outcome is Outcome.FAILED:
+        elif outcome is SinkDelivery.FAILED:
             metrics.NOTIFIER_DELIVERIES.labels(self.name, "failed").inc(len(fresh))
             log.error(
                 "alert_delivery_failed",

@@ -37,7 +37,7 @@ from processor import metrics
 from processor.errors import ConfigError, KafkaError
 from processor.kafka.consumer import SESSION_TIMEOUT_MS, GroupConsumer
 from processor.kafka.records import Record
-from processor.notifier.delivery import Outcome, ReliableSink
+from processor.notifier.delivery import ReliableSink, SinkDelivery
 from processor.notifier.grouping import Alert, AlertGroup, Grouper, parse_alert
 from processor.notifier.offsets import OffsetTracker
 from processor.notifier.sinks import USER_AGENT, build_sinks
@@ -162,7 +162,7 @@ class Notifier:
         """Alertmanager-style sinks get the batch now; the rest get it grouped later."""
         immediate = [sink for sink in self.sinks if not sink.grouped]
         outcomes = await asyncio.gather(*(s.deliver(alerts, stop) for s in immediate))
-        if Outcome.ABORTED in outcomes:
+        if SinkDelivery.ABORTED in outcomes:
             return  # stopping: the batch stays in flight, uncommitted
         if any(sink.grouped for sink in self.sinks):
             now = asyncio.get_running_loop().time()
@@ -176,7 +176,9 @@ class Notifier:
         grouped = [sink for sink in self.sinks if sink.grouped]
         pairs = [(group, sink) for group in groups for sink in grouped]
         outcomes = await asyncio.gather(*(s.deliver(g.alerts, stop) for g, s in pairs))
-        aborted = {id(g) for (g, _), o in zip(pairs, outcomes, strict=True) if o is Outcome.ABORTED}
+        aborted = {
+            id(g) for (g, _), o in zip(pairs, outcomes, strict=True) if o is SinkDelivery.ABORTED
+        }
         for group in groups:
             if id(group) not in aborted:
                 self._done(group.alerts)

@@ -7,7 +7,7 @@ command is the CLI.
 """
 
 from processor.simulate.envelopes import envelope_bytes
-from processor.simulate.outcomes import DEFAULT_MIX, Outcome, parse_mix
+from processor.simulate.outcomes import DEFAULT_MIX, SimulatedOutcome, parse_mix
 from processor.simulate.report import LatencySummary, SentEvent, SimulationReport
 from processor.simulate.runner import Simulation, simulate
 from processor.simulate.scenarios import PlannedEvent, plan_call
@@ -26,11 +26,11 @@ __all__ = [
     "Delivery",
     "DeliveryResult",
     "LatencySummary",
-    "Outcome",
     "PlannedEvent",
     "Sender",
     "SentEvent",
     "Signer",
+    "SimulatedOutcome",
     "Simulation",
     "SimulationReport",
     "ensure_key_pair",

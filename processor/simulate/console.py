@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from processor.contract.enums import EventType
-from processor.simulate.outcomes import Outcome
+from processor.simulate.outcomes import SimulatedOutcome
 from processor.simulate.report import SimulationReport
 
 _PLAIN_WIDTH = 120
@@ -78,7 +78,7 @@ def _calls_table(report: SimulationReport) -> Table:
     table.add_column("outcome")
     table.add_column("finished", justify="right")
     table.add_column("aborted", justify="right")
-    for outcome in Outcome:
+    for outcome in SimulatedOutcome:
         finished = report.calls_finished.get(outcome.value, 0)
         aborted = report.calls_aborted.get(outcome.value, 0)
         if finished or aborted:

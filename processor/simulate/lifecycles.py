@@ -32,7 +32,7 @@ from processor.simulate.gaps import (
     WRAP_UP,
     Gap,
 )
-from processor.simulate.outcomes import Outcome
+from processor.simulate.outcomes import SimulatedOutcome
 
 E = EventType
 S = CallStatus
@@ -95,15 +95,21 @@ _INTERNAL_TRACE = (
 
 Variants = tuple[tuple[float, tuple[Step, ...]], ...]
 
-VARIANTS: Final[Mapping[Outcome, Variants]] = MappingProxyType(
+VARIANTS: Final[Mapping[SimulatedOutcome, Variants]] = MappingProxyType(
     {
-        Outcome.COMPLETED: ((1, (*_RINGING, _CLOSING, Step(E.OUTBOUND_CALL_COMPLETED, WRAP_UP))),),
-        Outcome.NO_RESPONSE: ((1, (*_RINGING, Step(E.OUTBOUND_CALL_NO_RESPONSE, RING_TIMEOUT))),),
-        Outcome.BUSY: ((1, (*_DIALED, Step(E.OUTBOUND_CALL_BUSY, BUSY_SIGNAL))),),
-        Outcome.UNREACHABLE: ((1, (*_DIALED, Step(E.OUTBOUND_CALL_UNREACHABLE, NO_ROUTE))),),
-        Outcome.EXPIRED: ((1, (_PENDING, Step(E.OUTBOUND_CALL_EXPIRED, DIAL_WINDOW))),),
-        Outcome.CANCELED: ((1, (_PENDING, Step(E.OUTBOUND_CALL_CANCELED, USER_CANCEL))),),
-        Outcome.OUTBOUND_ERROR: (
+        SimulatedOutcome.COMPLETED: (
+            (1, (*_RINGING, _CLOSING, Step(E.OUTBOUND_CALL_COMPLETED, WRAP_UP))),
+        ),
+        SimulatedOutcome.NO_RESPONSE: (
+            (1, (*_RINGING, Step(E.OUTBOUND_CALL_NO_RESPONSE, RING_TIMEOUT))),
+        ),
+        SimulatedOutcome.BUSY: ((1, (*_DIALED, Step(E.OUTBOUND_CALL_BUSY, BUSY_SIGNAL))),),
+        SimulatedOutcome.UNREACHABLE: (
+            (1, (*_DIALED, Step(E.OUTBOUND_CALL_UNREACHABLE, NO_ROUTE))),
+        ),
+        SimulatedOutcome.EXPIRED: ((1, (_PENDING, Step(E.OUTBOUND_CALL_EXPIRED, DIAL_WINDOW))),),
+        SimulatedOutcome.CANCELED: ((1, (_PENDING, Step(E.OUTBOUND_CALL_CANCELED, USER_CANCEL))),),
+        SimulatedOutcome.OUTBOUND_ERROR: (
             # The docs' sample: an error while ringing, status still CALLING.
             (25, _outbound_error(_RINGING, S.CALLING, FAIL_FAST, _NETWORK_RESET)),
             (
@@ -207,7 +213,7 @@ VARIANTS: Final[Mapping[Outcome, Variants]] = MappingProxyType(
                 ),
             ),
         ),
-        Outcome.COMPLETED_WITH_ERRORS: tuple(
+        SimulatedOutcome.COMPLETED_WITH_ERRORS: tuple(
             (
                 weight,
                 (
@@ -238,7 +244,7 @@ VARIANTS: Final[Mapping[Outcome, Variants]] = MappingProxyType(
                 ),
             )
         ),
-        Outcome.INBOUND_COMPLETED: (
+        SimulatedOutcome.INBOUND_COMPLETED: (
             (
                 1,
                 (
@@ -249,10 +255,10 @@ VARIANTS: Final[Mapping[Outcome, Variants]] = MappingProxyType(
                 ),
             ),
         ),
-        Outcome.INBOUND_CONCURRENCY_LIMIT: (
+        SimulatedOutcome.INBOUND_CONCURRENCY_LIMIT: (
             (1, (_IN_CONNECTING, Step(E.INBOUND_CALL_CONCURRENCY_LIMIT_EXCEEDED, LIMIT_CHECK))),
         ),
-        Outcome.INBOUND_ERROR: (
+        SimulatedOutcome.INBOUND_ERROR: (
             (
                 4,
                 (
@@ -296,7 +302,11 @@ VARIANTS: Final[Mapping[Outcome, Variants]] = MappingProxyType(
 
 FAILED_ATTEMPTS: Final[tuple[tuple[Step, ...], ...]] = tuple(
     steps
-    for outcome in (Outcome.NO_RESPONSE, Outcome.BUSY, Outcome.UNREACHABLE)
+    for outcome in (
+        SimulatedOutcome.NO_RESPONSE,
+        SimulatedOutcome.BUSY,
+        SimulatedOutcome.UNREACHABLE,
+    )
     for _, steps in VARIANTS[outcome]
 )
 FAILED_ATTEMPT_WEIGHTS: Final = (6.0, 2.0, 2.0)

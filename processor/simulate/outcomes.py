@@ -14,7 +14,7 @@ from typing import Final
 from processor.contract.enums import Direction
 
 
-class Outcome(StrEnum):
+class SimulatedOutcome(StrEnum):
     """How a simulated call ends; the names used in ``simulate_mix``."""
 
     COMPLETED = "completed"
@@ -31,43 +31,43 @@ class Outcome(StrEnum):
     INBOUND_ERROR = "inbound_error"
 
 
-DEFAULT_MIX: Final[Mapping[Outcome, float]] = MappingProxyType(
+DEFAULT_MIX: Final[Mapping[SimulatedOutcome, float]] = MappingProxyType(
     {
-        Outcome.COMPLETED: 40,
-        Outcome.NO_RESPONSE: 14,
-        Outcome.BUSY: 5,
-        Outcome.UNREACHABLE: 4,
-        Outcome.EXPIRED: 2,
-        Outcome.CANCELED: 2,
-        Outcome.MAX_ATTEMPTS: 3,
-        Outcome.OUTBOUND_ERROR: 4,
-        Outcome.COMPLETED_WITH_ERRORS: 2,
-        Outcome.INBOUND_COMPLETED: 20,
-        Outcome.INBOUND_CONCURRENCY_LIMIT: 2,
-        Outcome.INBOUND_ERROR: 2,
+        SimulatedOutcome.COMPLETED: 40,
+        SimulatedOutcome.NO_RESPONSE: 14,
+        SimulatedOutcome.BUSY: 5,
+        SimulatedOutcome.UNREACHABLE: 4,
+        SimulatedOutcome.EXPIRED: 2,
+        SimulatedOutcome.CANCELED: 2,
+        SimulatedOutcome.MAX_ATTEMPTS: 3,
+        SimulatedOutcome.OUTBOUND_ERROR: 4,
+        SimulatedOutcome.COMPLETED_WITH_ERRORS: 2,
+        SimulatedOutcome.INBOUND_COMPLETED: 20,
+        SimulatedOutcome.INBOUND_CONCURRENCY_LIMIT: 2,
+        SimulatedOutcome.INBOUND_ERROR: 2,
     }
 )
 """Weights (percent) of a realistic day: most outbound calls connect, a sizeable share is
 not answered, a few per cent error, about a fifth of the traffic is inbound."""
 
 
-def direction_of(outcome: Outcome) -> Direction:
+def direction_of(outcome: SimulatedOutcome) -> Direction:
     """Which way calls with this outcome go."""
     return Direction.INBOUND if outcome.value.startswith("inbound_") else Direction.OUTBOUND
 
 
-def parse_mix(text: str) -> dict[Outcome, float]:
+def parse_mix(text: str) -> dict[SimulatedOutcome, float]:
     """Weights per outcome from ``"completed=50,busy=5"``; blank gives :data:`DEFAULT_MIX`.
 
-    Names are the :class:`Outcome` values (case and ``-``/``_`` do not matter); outcomes
+    Names are the :class:`SimulatedOutcome` values (case and ``-``/``_`` do not matter); outcomes
     not named get no calls. Raises ValueError naming the problem: an unknown outcome
     (listing the known ones), a pair without ``=``, a weight that is not a finite number
     >= 0, an outcome named twice, or weights that are all zero.
     """
     if not text.strip():
         return dict(DEFAULT_MIX)
-    known = {o.value: o for o in Outcome}
-    mix: dict[Outcome, float] = {}
+    known = {o.value: o for o in SimulatedOutcome}
+    mix: dict[SimulatedOutcome, float] = {}
     unknown: list[str] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:

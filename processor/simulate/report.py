@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from processor.simulate.outcomes import Outcome
+from processor.simulate.outcomes import SimulatedOutcome
 from processor.simulate.sender import Delivery
 
 
@@ -85,7 +85,7 @@ class SentEvent:
     """One event's delivery, for callers that check what reached the ingress."""
 
     call_id: str
-    outcome: Outcome
+    outcome: SimulatedOutcome
     event_type: str
     body: bytes
     delivery: Delivery

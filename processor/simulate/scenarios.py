@@ -1,7 +1,7 @@
 """Planning one simulated call: which events it sends, in which order, after which gaps.
 
 The first step of the simulator (scenarios -> runner -> sender -> ingress). Pure code: no
-I/O, no clock, no global random state. :func:`plan_call` turns an :class:`Outcome` into the
+I/O, no clock, no global random state. :func:`plan_call` turns an :class:`SimulatedOutcome` into the
 call's events in delivery order, each with the realistic gap before it;
 :func:`~processor.simulate.envelopes.envelope_bytes` turns one planned event into the POST
 body. The outcomes and their mix are in :mod:`~processor.simulate.outcomes`, the gap model
@@ -41,7 +41,7 @@ from processor.simulate.lifecycles import (
     VARIANTS,
     Step,
 )
-from processor.simulate.outcomes import Outcome
+from processor.simulate.outcomes import SimulatedOutcome
 
 E = EventType
 
@@ -78,7 +78,9 @@ def _redialed_steps(rng: random.Random) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def plan_call(outcome: Outcome | str, call_id: str, rng: random.Random) -> list[PlannedEvent]:
+def plan_call(
+    outcome: SimulatedOutcome | str, call_id: str, rng: random.Random
+) -> list[PlannedEvent]:
     """The events of one call ending in ``outcome``, in delivery order, with their gaps.
 
     ``rng`` picks the variant (which error, how many redials) and draws the gaps; the
@@ -87,8 +89,8 @@ def plan_call(outcome: Outcome | str, call_id: str, rng: random.Random) -> list[
     """
     if not call_id.strip():
         raise ValueError("call_id must not be blank")
-    chosen = Outcome(outcome)
-    if chosen is Outcome.MAX_ATTEMPTS:
+    chosen = SimulatedOutcome(outcome)
+    if chosen is SimulatedOutcome.MAX_ATTEMPTS:
         steps = _redialed_steps(rng)
     else:
         variants = VARIANTS[chosen]

@@ -49,7 +49,7 @@ from processor.local.processes import settings_env
 from processor.outputs.changelog import changelog_record
 from processor.settings import Settings
 from processor.simulate.envelopes import envelope_bytes
-from processor.simulate.outcomes import Outcome, parse_mix
+from processor.simulate.outcomes import SimulatedOutcome, parse_mix
 from processor.simulate.scenarios import plan_call
 from processor.worker.partition import PartitionWorker
 
@@ -78,7 +78,7 @@ def interleaved_events(total: int, concurrent: int, rng: random.Random) -> list[
             outcome = rng.choices(outcomes, weights)[0]
             prefix = "i" if outcome.value.startswith("inbound") else "c"
             call_id = f"{prefix}-bench-{serial:07d}"
-            active.append((call_id, plan_call(Outcome(outcome), call_id, rng)))
+            active.append((call_id, plan_call(SimulatedOutcome(outcome), call_id, rng)))
         index = rng.randrange(len(active))
         call_id, plan = active[index]
         out.append((call_id, envelope_bytes(plan.pop(0), call_id, PROJECT, sent_at=sent_at)))

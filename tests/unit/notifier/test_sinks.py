@@ -14,7 +14,7 @@ import pytest
 
 from processor.errors import ConfigError, DeliveryError
 from processor.metrics import NOTIFIER_REGISTRY
-from processor.notifier.delivery import Outcome, ReliableSink, deliver
+from processor.notifier.delivery import ReliableSink, SinkDelivery, deliver
 from processor.notifier.grouping import Alert, idempotency_key, parse_alert
 from processor.notifier.runner import Notifier
 from processor.notifier.sinks import (
@@ -179,7 +179,7 @@ class TestRetries:
         server = await start_receiver(fail_first=2)
         sink = ReliableSink(WebhookSink(client, server.url), FAST)
         before = deliveries("webhook", "delivered")
-        assert await sink.deliver([make()], asyncio.Event()) is Outcome.DELIVERED
+        assert await sink.deliver([make()], asyncio.Event()) is SinkDelivery.DELIVERED
         assert len(server.received) == 3
         assert {r.headers["idempotency-key"] for r in server.received} == {"a" * 32}
         assert deliveries("webhook", "delivered") == before + 1
@@ -191,7 +191,7 @@ class TestRetries:
         server = await start_receiver(fail_first=1, fail_status=429, retry_after="0.3")
         sink = ReliableSink(SlackSink(client, server.url), FAST)
         started = time.monotonic()
-        assert await sink.deliver([make()], asyncio.Event()) is Outcome.DELIVERED
+        assert await sink.deliver([make()], asyncio.Event()) is SinkDelivery.DELIVERED
         assert time.monotonic() - started >= 0.3
         assert len(server.received) == 2
 
@@ -202,7 +202,7 @@ class TestRetries:
         server = await start_receiver(fail_first=10, fail_status=400)
         sink = ReliableSink(AlertmanagerSink(client, server.url, ttl_s=60), FAST)
         before = deliveries("alertmanager", "failed")
-        assert await sink.deliver([make()], asyncio.Event()) is Outcome.FAILED
+        assert await sink.deliver([make()], asyncio.Event()) is SinkDelivery.FAILED
         assert len(server.received) == 1
         assert deliveries("alertmanager", "failed") == before + 1
         assert "a" * 32 not in sink.recent
@@ -225,7 +225,7 @@ class TestRetries:
 
         watcher = asyncio.create_task(watch())
         try:
-            assert await sink.deliver([make()], asyncio.Event()) is Outcome.DELIVERED
+            assert await sink.deliver([make()], asyncio.Event()) is SinkDelivery.DELIVERED
         finally:
             watcher.cancel()
         assert 1.0 in seen_down
@@ -249,7 +249,7 @@ class TestRetries:
             lambda exc, attempt: errors.append((exc, attempt)),
             on_down=lambda: downs.append(1),
         )
-        assert outcome is Outcome.ABORTED
+        assert outcome is SinkDelivery.ABORTED
         assert downs == [1]
         assert len(errors) >= 5
         assert all(exc.retriable for exc, _ in errors)
@@ -266,7 +266,7 @@ class TestRetries:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.2, stop.set)
         started = time.monotonic()
-        assert await sink.deliver([make()], stop) is Outcome.ABORTED
+        assert await sink.deliver([make()], stop) is SinkDelivery.ABORTED
         assert time.monotonic() - started < 2
         assert "a" * 32 not in sink.recent
 
@@ -289,10 +289,10 @@ class TestSuppression:
         server = await start_receiver()
         sink = ReliableSink(WebhookSink(client, server.url), FAST)
         first = make("f1" * 16)
-        assert await sink.deliver([first], asyncio.Event()) is Outcome.DELIVERED
+        assert await sink.deliver([first], asyncio.Event()) is SinkDelivery.DELIVERED
         before = deliveries("webhook", "suppressed")
         again = make("f1" * 16)
-        assert await sink.deliver([again], asyncio.Event()) is Outcome.DELIVERED
+        assert await sink.deliver([again], asyncio.Event()) is SinkDelivery.DELIVERED
         assert len(server.received) == 1
         assert deliveries("webhook", "suppressed") == before + 1
         await sink.deliver([again, make("f2" * 16)], asyncio.Event())
@@ -306,8 +306,8 @@ class TestSuppression:
         server = await start_receiver(fail_first=1, fail_status=400)
         sink = ReliableSink(WebhookSink(client, server.url), FAST)
         alert: Alert = make()
-        assert await sink.deliver([alert], asyncio.Event()) is Outcome.FAILED
-        assert await sink.deliver([alert], asyncio.Event()) is Outcome.DELIVERED
+        assert await sink.deliver([alert], asyncio.Event()) is SinkDelivery.FAILED
+        assert await sink.deliver([alert], asyncio.Event()) is SinkDelivery.DELIVERED
         assert len(server.received) == 2
 
 

@@ -25,7 +25,7 @@ from processor.contract import (
 )
 from processor.simulate.envelopes import envelope_bytes
 from processor.simulate.gaps import Gap
-from processor.simulate.outcomes import DEFAULT_MIX, Outcome, direction_of, parse_mix
+from processor.simulate.outcomes import DEFAULT_MIX, SimulatedOutcome, direction_of, parse_mix
 from processor.simulate.scenarios import PlannedEvent, plan_call
 from processor.worker.ingest import call_event as worker_call_event
 from tests.factories import PROJECT_ID, SPEC_EXAMPLES
@@ -34,26 +34,30 @@ SEEDS = range(40)
 SENT_AT = datetime(2026, 6, 1, 9, 15, 7, 250_000, tzinfo=UTC)
 
 FINAL_OUTCOME = {
-    Outcome.COMPLETED: CallOutcome.COMPLETED,
-    Outcome.NO_RESPONSE: CallOutcome.NO_RESPONSE,
-    Outcome.BUSY: CallOutcome.BUSY,
-    Outcome.UNREACHABLE: CallOutcome.UNREACHABLE,
-    Outcome.EXPIRED: CallOutcome.EXPIRED,
-    Outcome.CANCELED: CallOutcome.CANCELED,
-    Outcome.MAX_ATTEMPTS: CallOutcome.MAX_ATTEMPTS_REACHED,
-    Outcome.OUTBOUND_ERROR: CallOutcome.ERROR,
-    Outcome.COMPLETED_WITH_ERRORS: CallOutcome.COMPLETED_WITH_ERRORS,
-    Outcome.INBOUND_COMPLETED: CallOutcome.COMPLETED,
-    Outcome.INBOUND_CONCURRENCY_LIMIT: CallOutcome.CONCURRENCY_LIMIT_EXCEEDED,
-    Outcome.INBOUND_ERROR: CallOutcome.ERROR,
+    SimulatedOutcome.COMPLETED: CallOutcome.COMPLETED,
+    SimulatedOutcome.NO_RESPONSE: CallOutcome.NO_RESPONSE,
+    SimulatedOutcome.BUSY: CallOutcome.BUSY,
+    SimulatedOutcome.UNREACHABLE: CallOutcome.UNREACHABLE,
+    SimulatedOutcome.EXPIRED: CallOutcome.EXPIRED,
+    SimulatedOutcome.CANCELED: CallOutcome.CANCELED,
+    SimulatedOutcome.MAX_ATTEMPTS: CallOutcome.MAX_ATTEMPTS_REACHED,
+    SimulatedOutcome.OUTBOUND_ERROR: CallOutcome.ERROR,
+    SimulatedOutcome.COMPLETED_WITH_ERRORS: CallOutcome.COMPLETED_WITH_ERRORS,
+    SimulatedOutcome.INBOUND_COMPLETED: CallOutcome.COMPLETED,
+    SimulatedOutcome.INBOUND_CONCURRENCY_LIMIT: CallOutcome.CONCURRENCY_LIMIT_EXCEEDED,
+    SimulatedOutcome.INBOUND_ERROR: CallOutcome.ERROR,
 }
 """The outcome the worker's state machine must reach for each simulated outcome."""
 
-ERROR_OUTCOMES = {Outcome.OUTBOUND_ERROR, Outcome.COMPLETED_WITH_ERRORS, Outcome.INBOUND_ERROR}
+ERROR_OUTCOMES = {
+    SimulatedOutcome.OUTBOUND_ERROR,
+    SimulatedOutcome.COMPLETED_WITH_ERRORS,
+    SimulatedOutcome.INBOUND_ERROR,
+}
 SID = re.compile(r"CA[0-9a-f]{32}")
 
 
-def plans(outcome: Outcome) -> list[list[PlannedEvent]]:
+def plans(outcome: SimulatedOutcome) -> list[list[PlannedEvent]]:
     """The plans of one outcome under every test seed."""
     return [plan_call(outcome, f"c-{seed}", random.Random(seed)) for seed in SEEDS]
 
@@ -75,8 +79,8 @@ def keys_tree(value: Any) -> Any:
 class TestPlanCall:
     """plan_call: each outcome is a lifecycle the seed's graphs (and the worker) expect."""
 
-    @pytest.mark.parametrize("outcome", list(Outcome))
-    def test_worker_machine_expects_every_event(self, outcome: Outcome) -> None:
+    @pytest.mark.parametrize("outcome", list(SimulatedOutcome))
+    def test_worker_machine_expects_every_event(self, outcome: SimulatedOutcome) -> None:
         """Fed through the worker's state machine, every event is EXPECTED and the call
         ends with the matching outcome on its last event."""
         for seed, plan in zip(SEEDS, plans(outcome), strict=True):
@@ -93,8 +97,10 @@ class TestPlanCall:
             assert state.outcome is FINAL_OUTCOME[outcome]
             assert finished[-1].outcome is FINAL_OUTCOME[outcome]
 
-    @pytest.mark.parametrize("outcome", list(Outcome))
-    def test_starts_at_the_graph_start_and_gaps_are_positive(self, outcome: Outcome) -> None:
+    @pytest.mark.parametrize("outcome", list(SimulatedOutcome))
+    def test_starts_at_the_graph_start_and_gaps_are_positive(
+        self, outcome: SimulatedOutcome
+    ) -> None:
         """The first event is PENDING (outbound) or CONNECTING (inbound), sent at once;
         every later event waits a positive gap."""
         first = {
@@ -107,8 +113,8 @@ class TestPlanCall:
             assert all(p.gap_s > 0 for p in plan[1:])
             assert all(p.event_type.direction is direction_of(outcome) for p in plan)
 
-    @pytest.mark.parametrize("outcome", list(Outcome))
-    def test_errors_only_where_expected(self, outcome: Outcome) -> None:
+    @pytest.mark.parametrize("outcome", list(SimulatedOutcome))
+    def test_errors_only_where_expected(self, outcome: SimulatedOutcome) -> None:
         """Only the error events and completed-with-errors' COMPLETED carry errors, and
         every one of those carries at least one complete error object."""
         for plan in plans(outcome):
@@ -127,7 +133,7 @@ class TestPlanCall:
         CALLING and ERROR appear across outbound error calls; other events carry the
         status their type names."""
         carried: Counter[CallStatus] = Counter()
-        for outcome in Outcome:
+        for outcome in SimulatedOutcome:
             for plan in plans(outcome):
                 for planned in plan:
                     if planned.event_type is EventType.OUTBOUND_CALL_ERROR:
@@ -142,7 +148,7 @@ class TestPlanCall:
     def test_call_sid_appears_when_dialed_and_changes_per_attempt(self) -> None:
         """callSid is null until REQUESTED, a CA... SID afterwards, new for each redial;
         inbound calls have one from their first event."""
-        for outcome in Outcome:
+        for outcome in SimulatedOutcome:
             for plan in plans(outcome):
                 sids_by_attempt: dict[int, set[str | None]] = {}
                 dialed = direction_of(outcome) is Direction.INBOUND
@@ -166,14 +172,14 @@ class TestPlanCall:
         """A max-attempts call fails 2 to 4 attempts, each re-queued as PENDING."""
         counts = {
             sum(p.event_type is EventType.OUTBOUND_CALL_PENDING for p in plan)
-            for plan in plans(Outcome.MAX_ATTEMPTS)
+            for plan in plans(SimulatedOutcome.MAX_ATTEMPTS)
         }
         assert counts <= {2, 3, 4}
         assert len(counts) > 1
 
     def test_same_seed_same_plan(self) -> None:
         """A seeded rng gives the same plan (reproducible traffic)."""
-        for outcome in Outcome:
+        for outcome in SimulatedOutcome:
             assert plan_call(outcome, "c-9", random.Random(7)) == plan_call(
                 outcome, "c-9", random.Random(7)
             )
@@ -184,14 +190,16 @@ class TestPlanCall:
             EventType.OUTBOUND_CALL_BUSY
         )
         with pytest.raises(ValueError, match="call_id"):
-            plan_call(Outcome.BUSY, "  ", random.Random(1))
+            plan_call(SimulatedOutcome.BUSY, "  ", random.Random(1))
 
     def test_realistic_durations(self) -> None:
         """Completed calls last about a minute or more (talk time); canceled and
         concurrency-limited calls are short or end fast."""
-        talk = [sum(p.gap_s for p in plan) for plan in plans(Outcome.COMPLETED)]
+        talk = [sum(p.gap_s for p in plan) for plan in plans(SimulatedOutcome.COMPLETED)]
         assert sorted(talk)[len(talk) // 2] > 20
-        limited = [sum(p.gap_s for p in plan) for plan in plans(Outcome.INBOUND_CONCURRENCY_LIMIT)]
+        limited = [
+            sum(p.gap_s for p in plan) for plan in plans(SimulatedOutcome.INBOUND_CONCURRENCY_LIMIT)
+        ]
         assert max(limited) <= 1.0
 
 
@@ -211,8 +219,8 @@ class TestGap:
 class TestEnvelopeBytes:
     """envelope_bytes: bodies shaped like the spec §7 examples, clean for the contract."""
 
-    @pytest.mark.parametrize("outcome", list(Outcome))
-    def test_parses_without_flags(self, outcome: Outcome) -> None:
+    @pytest.mark.parametrize("outcome", list(SimulatedOutcome))
+    def test_parses_without_flags(self, outcome: SimulatedOutcome) -> None:
         """Every simulated body parses with no contract flag and keeps its fields."""
         for seed, plan in zip(SEEDS, plans(outcome), strict=True):
             for planned in plan:
@@ -229,7 +237,7 @@ class TestEnvelopeBytes:
     def test_shape_matches_the_spec_example(self) -> None:
         """The key structure (and order) is that of the spec's OUTBOUND_CALL_ERROR example."""
         [error_example] = [e for e in SPEC_EXAMPLES if e["eventType"] == "OUTBOUND_CALL_ERROR"]
-        plan = plan_call(Outcome.OUTBOUND_ERROR, "c-1002", random.Random(0))
+        plan = plan_call(SimulatedOutcome.OUTBOUND_ERROR, "c-1002", random.Random(0))
         ours = orjson.loads(envelope_bytes(plan[-1], "c-1002", PROJECT_ID, sent_at=SENT_AT))
         assert keys_tree(ours) == keys_tree(error_example)
         assert list(ours) == list(error_example)
@@ -238,7 +246,7 @@ class TestEnvelopeBytes:
     def test_fields(self) -> None:
         """projectId, endpoint target, authType, clientId, subject and a text ending in
         the zone-less Time line of the send time; errors stamped just before it."""
-        plan = plan_call(Outcome.OUTBOUND_ERROR, "c-7", random.Random(2))
+        plan = plan_call(SimulatedOutcome.OUTBOUND_ERROR, "c-7", random.Random(2))
         wire = orjson.loads(
             envelope_bytes(
                 plan[-1],
@@ -268,13 +276,13 @@ class TestEnvelopeBytes:
     def test_no_two_events_of_a_call_share_bytes(self) -> None:
         """Redials repeat event types, yet no two bodies of one call are identical, even
         sent within the same second (the worker would take one for a duplicate)."""
-        for seed, plan in zip(SEEDS, plans(Outcome.MAX_ATTEMPTS), strict=True):
+        for seed, plan in zip(SEEDS, plans(SimulatedOutcome.MAX_ATTEMPTS), strict=True):
             bodies = [envelope_bytes(p, f"c-{seed}", PROJECT_ID, sent_at=SENT_AT) for p in plan]
             assert len(set(bodies)) == len(bodies)
 
     def test_redial_attempt_in_text(self) -> None:
         """Events of a redial say which attempt they belong to; first attempts do not."""
-        plan = plan_call(Outcome.MAX_ATTEMPTS, "c-3", random.Random(5))
+        plan = plan_call(SimulatedOutcome.MAX_ATTEMPTS, "c-3", random.Random(5))
         for planned in plan:
             text = orjson.loads(envelope_bytes(planned, "c-3", PROJECT_ID))["body"]["text"]
             assert ("Attempt: " in text) is (planned.attempt > 1)
@@ -287,15 +295,18 @@ class TestParseMix:
         """An empty mix means the realistic default, which names every outcome."""
         assert parse_mix("") == dict(DEFAULT_MIX)
         assert parse_mix("  ") == dict(DEFAULT_MIX)
-        assert set(DEFAULT_MIX) == set(Outcome)
+        assert set(DEFAULT_MIX) == set(SimulatedOutcome)
         assert sum(DEFAULT_MIX.values()) == 100
 
     def test_pairs(self) -> None:
         """Pairs become weights; case, spaces and hyphens do not matter."""
-        assert parse_mix("completed=50,busy=5") == {Outcome.COMPLETED: 50, Outcome.BUSY: 5}
+        assert parse_mix("completed=50,busy=5") == {
+            SimulatedOutcome.COMPLETED: 50,
+            SimulatedOutcome.BUSY: 5,
+        }
         assert parse_mix(" No-Response = 2.5 , inbound_error=0,") == {
-            Outcome.NO_RESPONSE: 2.5,
-            Outcome.INBOUND_ERROR: 0,
+            SimulatedOutcome.NO_RESPONSE: 2.5,
+            SimulatedOutcome.INBOUND_ERROR: 0,
         }
 
     def test_unknown_outcomes_are_named(self) -> None:
