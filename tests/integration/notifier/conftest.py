@@ -28,7 +28,7 @@ from processor.notifier.sinks import RetryPolicy
 from processor.settings import Settings
 from tests.integration.ingress.conftest import free_port, http, start_ingress  # noqa: F401
 from tests.integration.worker.conftest import worker_settings  # noqa: F401
-from tests.unit.notifier import alert_record
+from tests.support.servers import alert_record
 
 REPO = Path(__file__).resolve().parents[3]
 AM_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"

@@ -36,7 +36,7 @@ from tests.integration.notifier.conftest import (
     wait_for,
 )
 from tests.integration.worker.conftest import running_worker
-from tests.unit.notifier import RecordingServer
+from tests.support.servers import RecordingServer
 
 
 def metric(name: str, **labels: str) -> float:

@@ -54,7 +54,7 @@ from tests.integration.conftest import unique_topics
 from tests.integration.ingress.conftest import free_port
 from tests.integration.notifier.conftest import running_notifier
 from tests.integration.worker.conftest import RECEIVED_AT, running_worker
-from tests.unit.notifier import RecordingServer
+from tests.support.servers import RecordingServer
 
 REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "recho.rules.yml"

@@ -30,7 +30,7 @@ from tests.integration.brokers import (
     wait_http_ok,
 )
 from tests.integration.ingress.conftest import free_port, json_headers
-from tests.unit.notifier import RecordingServer
+from tests.support.servers import RecordingServer
 
 pytestmark = pytest.mark.secure
 
