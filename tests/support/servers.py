@@ -1,21 +1,67 @@
-"""Notifier tests; also home of :class:`RecordingServer`, the HTTP receiver they post to.
+"""Real HTTP servers in this event loop, so clients are tested over the wire.
 
-The receiver is a real HTTP server (uvicorn, in this event loop, on a free
-loopback port), so the sinks are tested over the wire instead of through a
-mocked client. The integration tests reuse it as a recording webhook sink.
+:func:`serve` runs any ASGI app with uvicorn on a free loopback port;
+:class:`RecordingServer` is the receiver the notifier's sinks post to, and the
+integration tests' recording webhook sink.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 
-from processor.ingress.asgi import Receive, Scope, Send
-from processor.ops_http import EmbeddedServer
+from tests.support.asgi import App, Receive, Scope, Send, read_body
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without signal capture: pytest keeps its own handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+@dataclass(slots=True)
+class Served:
+    """An app being served; ``url`` is its base URL."""
+
+    url: str
+    _server: _Server
+    _task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Stop listening and wait for the server to finish."""
+        self._server.should_exit = True
+        await self._task
+
+
+async def serve(app: App) -> Served:
+    """Serve ``app`` with uvicorn in this event loop on a free loopback port."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return Served(f"http://127.0.0.1:{port}", server, task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +84,13 @@ class RecordingServer:
     retry_after: str | None = None
     received: list[Received] = field(default_factory=list)
     url: str = ""
-    _server: EmbeddedServer | None = None
-    _task: asyncio.Task[None] | None = None
+    _served: Served | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        raw = b"".join(chunks)
         body = json.loads(raw) if raw else None
         self.received.append(Received(scope["method"], scope["path"], headers, body))
         failing = len(self.received) <= self.fail_first
@@ -70,76 +109,15 @@ class RecordingServer:
 
     async def start(self) -> str:
         """Listen on a free loopback port; return the base URL."""
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False
-        )
-        self._server = EmbeddedServer(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self._served = await serve(self)
+        self.url = self._served.url
         return self.url
 
     async def stop(self) -> None:
         """Stop listening."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        if self._served is not None:
+            await self._served.stop()
 
     def bodies(self, path: str | None = None) -> list[Any]:
         """Bodies received (on ``path`` if given), in order."""
         return [r.body for r in self.received if path is None or r.path == path]
-
-
-def alert_record(
-    alert_id: str = "a" * 32,
-    call_id: str = "c-1",
-    codes: tuple[str, ...] = ("NETWORK_ERROR",),
-    *,
-    kind: str = "ERRORED_EVENT",
-    severity: str = "critical",
-    at_ms: int = 1_780_000_000_000,
-    project_id: str = "6f1d2c3e-8a4b-4c5d-9e0f-1a2b3c4d5e6f",
-) -> dict[str, Any]:
-    """A call-alerts record as the worker writes it (see processor/schemas/call-alerts.v1.json)."""
-    errored = kind == "ERRORED_EVENT"
-    errors = [
-        {
-            "code": code,
-            "phase": "CONNECTING",
-            "message": "Upstream socket reset",
-            "where": "OutboundCallAdapter.connect",
-            "timestamp": "2026-06-01T09:15:02.418Z",
-        }
-        for code in codes
-    ]
-    return {
-        "schema": "recho.call-alert/1",
-        "alertId": alert_id,
-        "kind": kind,
-        "severity": severity,
-        "callId": call_id,
-        "projectId": project_id,
-        "direction": "OUTBOUND",
-        "eventType": "OUTBOUND_CALL_ERROR" if errored else None,
-        "eventTypeRaw": "OUTBOUND_CALL_ERROR" if errored else None,
-        "callStatus": "CALLING",
-        "errorKind": "IN_CALL" if errored else None,
-        "errors": errors if errored else [],
-        "errorCodes": list(codes) if errored else [],
-        "atMs": at_ms,
-        "summary": f"OUTBOUND_CALL_ERROR on call {call_id}: {codes[0] if codes else 'error'}",
-        "context": {
-            "status": "CALLING",
-            "attempts": 1,
-            "eventsSeen": 3,
-            "errorCount": 1,
-            "firstSeenMs": at_ms - 5000,
-            "lastSeenMs": at_ms,
-            "outcome": None,
-        },
-        "source": {"topic": "recho.webhooks.v1", "partition": 0, "offset": 7} if errored else None,
-    }

@@ -18,10 +18,10 @@ from unittest import mock
 import yaml
 
 from processor import metrics
-from processor.ingress.asgi import Message
 from processor.ingress.server import create_app
 from processor.ops_http import OpsApp
 from processor.settings import Settings
+from tests.support.asgi import get
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
@@ -124,17 +124,8 @@ def dockerfile() -> str:
 
 async def get_status(app: Any, path: str) -> int:
     """The status an ASGI app answers to ``GET path``."""
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""}
-    await app(scope, receive, send)
-    return int(next(m["status"] for m in sent if m["type"] == "http.response.start"))
+    status, _ = await get(app, path)
+    return status
 
 
 def app_for(command: str) -> Any:

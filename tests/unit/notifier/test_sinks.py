@@ -30,7 +30,8 @@ from processor.notifier.sinks import (
     slack_message,
 )
 from processor.settings import Settings
-from tests.support.servers import RecordingServer, alert_record
+from tests.factories import alert_record
+from tests.support.servers import RecordingServer
 
 FAST = RetryPolicy(budget_s=5.0, base_s=0.01, cap_s=0.05)
 StartReceiver = Callable[..., Awaitable[RecordingServer]]
