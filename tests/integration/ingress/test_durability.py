@@ -20,7 +20,8 @@ from processor.kafka.admin import create_topics
 from processor.settings import Settings
 from tests.factories import make_envelope, to_bytes
 from tests.integration.conftest import ReadTopic, kafka_sh, read_records
-from tests.integration.ingress.conftest import StartIngress, free_port, json_headers
+from tests.integration.ingress.conftest import StartIngress, json_headers
+from tests.support.servers import free_port
 
 PATH = "/webhooks/recho"
 LIFECYCLE = [

@@ -27,8 +27,9 @@ from processor.notifier.runner import Notifier
 from processor.notifier.sinks import RetryPolicy
 from processor.settings import Settings
 from tests.factories import alert_record
-from tests.integration.ingress.conftest import free_port, http, start_ingress  # noqa: F401
+from tests.integration.ingress.conftest import http, start_ingress  # noqa: F401
 from tests.integration.worker.conftest import worker_settings  # noqa: F401
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 AM_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"

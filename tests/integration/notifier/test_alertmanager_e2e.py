@@ -26,7 +26,7 @@ from processor.notifier.command import run_notifier
 from processor.settings import Settings
 from tests.factories import PROJECT_ID, make_envelope, make_error, to_bytes
 from tests.integration.conftest import ReadTopic
-from tests.integration.ingress.conftest import StartIngress, free_port, json_headers
+from tests.integration.ingress.conftest import StartIngress, json_headers
 from tests.integration.notifier.conftest import (
     FAST,
     am_alerts,
@@ -36,7 +36,7 @@ from tests.integration.notifier.conftest import (
     wait_for,
 )
 from tests.integration.worker.conftest import running_worker
-from tests.support.servers import RecordingServer
+from tests.support.servers import RecordingServer, free_port
 
 
 def metric(name: str, **labels: str) -> float:

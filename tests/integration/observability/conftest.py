@@ -51,10 +51,9 @@ from processor.settings import AuthMode, Settings
 from processor.simulate import SimulationReport, simulate
 from tests.factories import make_envelope_bytes
 from tests.integration.conftest import unique_topics
-from tests.integration.ingress.conftest import free_port
 from tests.integration.notifier.conftest import running_notifier
 from tests.integration.worker.conftest import RECEIVED_AT, running_worker
-from tests.support.servers import RecordingServer
+from tests.support.servers import RecordingServer, free_port
 
 REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "recho.rules.yml"
