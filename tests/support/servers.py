@@ -118,6 +118,13 @@ class RecordingServer:
         if self._served is not None:
             await self._served.stop()
 
+    async def __aenter__(self) -> RecordingServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     def bodies(self, path: str | None = None) -> list[Any]:
         """Bodies received (on ``path`` if given), in order."""
         return [r.body for r in self.received if path is None or r.path == path]

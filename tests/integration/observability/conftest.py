@@ -238,17 +238,6 @@ async def serving_ingress(settings: Settings) -> AsyncIterator[str]:
         await task
 
 
-@contextlib.asynccontextmanager
-async def recording_sink() -> AsyncIterator[RecordingServer]:
-    """A JSON webhook receiver for the notifier."""
-    server = RecordingServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 def local_total(name: str, **labels: str) -> float:
     """Sum of this process's samples of ``name`` whose labels include ``labels``."""
     total = 0.0
@@ -428,7 +417,7 @@ async def observed(
     by a real Prometheus that keeps running (and the pipeline with it) until the module ends.
     """
     folder = tmp_path_factory.mktemp("prometheus")
-    async with recording_sink() as sink:
+    async with RecordingServer() as sink:
         s = _settings(kafka_bootstrap, sink.url)
         await create_topics(s)
         async with (
