@@ -251,3 +251,54 @@ def envelope_payloads() -> st.SearchStrategy[dict[str, Any]]:
         _TEXT.map(lambda s: f"c-{s}"),
         _TEXT,
     )
+
+
+def alert_record(
+    alert_id: str = "a" * 32,
+    call_id: str = "c-1",
+    codes: tuple[str, ...] = ("NETWORK_ERROR",),
+    *,
+    kind: str = "ERRORED_EVENT",
+    severity: str = "critical",
+    at_ms: int = 1_780_000_000_000,
+    project_id: str = "6f1d2c3e-8a4b-4c5d-9e0f-1a2b3c4d5e6f",
+) -> dict[str, Any]:
+    """A call-alerts record as the worker writes it (see processor/schemas/call-alerts.v1.json)."""
+    errored = kind == "ERRORED_EVENT"
+    errors = [
+        {
+            "code": code,
+            "phase": "CONNECTING",
+            "message": "Upstream socket reset",
+            "where": "OutboundCallAdapter.connect",
+            "timestamp": "2026-06-01T09:15:02.418Z",
+        }
+        for code in codes
+    ]
+    return {
+        "schema": "recho.call-alert/1",
+        "alertId": alert_id,
+        "kind": kind,
+        "severity": severity,
+        "callId": call_id,
+        "projectId": project_id,
+        "direction": "OUTBOUND",
+        "eventType": "OUTBOUND_CALL_ERROR" if errored else None,
+        "eventTypeRaw": "OUTBOUND_CALL_ERROR" if errored else None,
+        "callStatus": "CALLING",
+        "errorKind": "IN_CALL" if errored else None,
+        "errors": errors if errored else [],
+        "errorCodes": list(codes) if errored else [],
+        "atMs": at_ms,
+        "summary": f"OUTBOUND_CALL_ERROR on call {call_id}: {codes[0] if codes else 'error'}",
+        "context": {
+            "status": "CALLING",
+            "attempts": 1,
+            "eventsSeen": 3,
+            "errorCount": 1,
+            "firstSeenMs": at_ms - 5000,
+            "lastSeenMs": at_ms,
+            "outcome": None,
+        },
+        "source": {"topic": "recho.webhooks.v1", "partition": 0, "offset": 7} if errored else None,
+    }

@@ -18,6 +18,8 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.support.asgi import read_body
+
 
 def build(bootstrap: str, topic: str, key_path: str) -> Any:
     public_key = serialization.load_pem_public_key(Path(key_path).read_bytes())
@@ -36,12 +38,7 @@ def build(bootstrap: str, topic: str, key_path: str) -> Any:
                     await state["p"].stop()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = dict(scope["headers"])
         timestamp = headers.get(b"x-recho-timestamp", b"")
         signature = base64.b64decode(headers.get(b"x-recho-signature", b""))

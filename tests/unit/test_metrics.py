@@ -9,33 +9,17 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor import metrics
-from processor.ingress.asgi import Message
 from processor.ingress.server import create_app
 from processor.ops_http import OpsApp
 from processor.settings import Settings
+from tests.support.asgi import get
 
 COMPONENTS = ("ingress", "worker", "notifier", "explorer")
 
 
 async def scrape(app: Any) -> set[str]:
     """The family names ``GET /metrics`` of ``app`` answers with."""
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/metrics",
-        "headers": [],
-        "query_string": b"",
-    }
-    await app(scope, receive, send)
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    _, body = await get(app, "/metrics")
     return {family.name for family in text_string_to_metric_families(body.decode())}
 
 

@@ -28,14 +28,15 @@ from tests.integration.brokers import (
     start_kafka,
 )
 from tests.integration.conftest import kafka_sh, unique_topics
-from tests.integration.ingress.conftest import free_port
+from tests.support.servers import free_port
 
 OUTBOUND = ["PENDING", "REQUESTED", "CALLING", "CLOSING", "COMPLETED"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """kafka.sh's three-node cluster, started for the session (and stopped after it)."""
+    """kafka.sh's three-node cluster, started for this package's tests and stopped after them
+    (three idle JVMs would otherwise take CPU from the rest of the suite)."""
     home = tmp_path_factory.mktemp("kafka-cluster")
     env = start_kafka(
         "cluster",

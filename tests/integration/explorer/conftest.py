@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from processor.explorer.command import Explorer
 from processor.settings import Settings
 from tests.integration.conftest import _in_ci
-from tests.integration.ingress.conftest import free_port
+from tests.support.servers import free_port
 
 STORES = ("sqlite", "postgres")
 

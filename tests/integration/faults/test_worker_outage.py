@@ -7,6 +7,11 @@ readers must see every input exactly once among the call events, one alert per
 errored input, and each call's latest state equal to a clean replay. The
 worker must never have died, its /readyz must have followed the broker, and
 SIGTERM must stop it cleanly at the end.
+
+Every scenario has a broker and topics of its own, so the module starts them
+all at once (most of a scenario is waiting for an outage to end) and each test
+awaits its own scenario's result: the module takes as long as its longest
+scenario instead of the sum.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +36,7 @@ from processor.kafka.admin import create_topics
 from processor.kafka.partitioner import JavaCompatiblePartitioner
 from processor.settings import Settings
 from tests.integration.conftest import unique_topics
-from tests.integration.faults.conftest import StoppableBroker
-from tests.integration.ingress.conftest import free_port
+from tests.integration.faults.conftest import StartBrokers, StoppableBroker
 from tests.integration.worker.checks import (
     assert_exactly_once,
     expected_states,
@@ -41,6 +45,7 @@ from tests.integration.worker.checks import (
     worker_env,
 )
 from tests.integration.worker.conftest import RECEIVED_AT, decode
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.faults
 
@@ -114,6 +119,13 @@ class Stream:
                     await producer.stop()
 
 
+async def cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has finished (its producer closed)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def read_all(bootstrap: str, topic: str, partitions: int) -> list[Any]:
     """Every committed record of a topic, up to its end offsets now."""
     consumer = AIOKafkaConsumer(
@@ -175,45 +187,47 @@ async def worker_process(settings: Settings, log: Path) -> AsyncIterator[subproc
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    process.wait(30)
+                    await asyncio.to_thread(process.wait, 30)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(5)
 
 
-SCENARIOS = {
-    # name: (how the broker goes away, seconds it stays away)
-    "graceful-stop-90s": ("stop", 90.0),
-    "kill-9-20s": ("kill", 20.0),
-    "graceful-stop-30s": ("stop", 30.0),
-}
-
-
-@pytest.mark.timeout(480)
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
-async def test_outage_mid_stream_loses_and_duplicates_nothing(
-    scenario: str, stoppable_broker: StoppableBroker, tmp_path: Path
-) -> None:
-    """Webhooks (written as the ingress writes them) stream in while the broker goes
-    away mid-stream and comes back: the worker never dies, /readyz goes false during
-    the outage and true after, and read_committed outputs hold every input exactly
-    once, one alert per errored input and per-call states equal to a clean replay of
-    the state machine."""
-    how, away_s = SCENARIOS[scenario]
-    broker = stoppable_broker
-    prefix = f"f{scenario.replace('-', '')}"
-    port = free_port()
+async def worker_settings(broker: StoppableBroker, prefix: str, **overrides: Any) -> Settings:
+    """A worker's settings on ``broker`` with topics named by ``prefix`` (created here)."""
     settings = Settings(
         kafka_bootstrap_servers=broker.bootstrap,
         topic_partitions=3,
         worker_group_id=f"{prefix}-worker",
         worker_transactional_id_prefix=f"{prefix}-worker",
-        worker_batch_max_records=200,
         worker_batch_max_ms=50,
-        worker_metrics_port=port,
+        worker_metrics_port=free_port(),
         **unique_topics(prefix),
+        **overrides,
     )
     await create_topics(settings)
+    return settings
+
+
+SCENARIOS = {
+    # name: (how the broker goes away, seconds it stays away)
+    # Longer than the worker producer's transaction timeout (60 s, kafka/transactions.py)
+    # and aiokafka's request timeout (40 s): the staged batches expire and the broker aborts
+    # the open transaction when it returns. 10 s above the larger limit is enough for that.
+    "graceful-stop-70s": ("stop", 70.0),
+    # Shorter than both: the producer's batches wait out the outage.
+    "kill-9-20s": ("kill", 20.0),
+    "graceful-stop-30s": ("stop", 30.0),
+}
+SIGTERM = "sigterm-broker-down"
+
+
+async def outage_scenario(scenario: str, broker: StoppableBroker, tmp_path: Path) -> str:
+    """The outage scenario ``scenario`` on ``broker``; the figures of the run."""
+    how, away_s = SCENARIOS[scenario]
+    prefix = f"f{scenario.replace('-', '')}"
+    settings = await worker_settings(broker, prefix, worker_batch_max_records=200)
+    port = settings.worker_metrics_port
     bodies = traffic(prefix, 1500, random.Random(len(scenario)))  # 7,500 events
     stream = Stream(settings, bodies, per_s=250)
     readyz = f"http://127.0.0.1:{port}/readyz"
@@ -223,16 +237,18 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
         try:
             await wait_for(lambda: ready(client, readyz), 60, "the worker to be ready", worker)
 
-            async def a_third_sent() -> bool:  # mid-stream: transactions in flight
-                return stream.sent >= len(bodies) // 3
+            async def mid_stream() -> bool:
+                """A third sent and the worker committing outputs: transactions in flight
+                (a worker still joining its group would meet the outage in another state)."""
+                if stream.sent < len(bodies) // 3:
+                    return False
+                events = await read_all(broker.bootstrap, settings.topic_call_events, 3)
+                return len(events) >= len(bodies) // 6
 
-            await wait_for(a_third_sent, 60, "a third of the stream", worker)
+            await wait_for(mid_stream, 90, "mid-stream with outputs committed", worker)
             stream.broker_up.clear()
             await asyncio.sleep(0.3)  # let the last chunk's writes land, or fail
-            if how == "kill":
-                broker.kill()
-            else:
-                broker.stop()
+            await asyncio.to_thread(broker.kill if how == "kill" else broker.stop)
             gone_at = time.monotonic()
 
             async def not_ready() -> bool:
@@ -242,7 +258,7 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
             went_unready_s = time.monotonic() - gone_at
             await asyncio.sleep(max(away_s - (time.monotonic() - gone_at), 0))
             assert worker.poll() is None, "the worker died during the outage"
-            broker.up()
+            await asyncio.to_thread(broker.up)
             stream.broker_up.set()
             await wait_for(lambda: ready(client, readyz), 90, "/readyz to come back", worker)
             await asyncio.wait_for(feeding, 120)
@@ -256,10 +272,10 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
             await wait_for(caught_up, 180, "the worker to catch up", worker)
             await asyncio.sleep(1)  # a duplicate output would show up by now
         finally:
-            feeding.cancel()
+            await cancelled(feeding)
         # SIGTERM stops it cleanly (no traceback, rc 0) within the drain timeout.
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0, log.read_text()[-3000:]
+        assert await asyncio.to_thread(worker.wait, 30) == 0, log.read_text()[-3000:]
     assert went_unready_s < 15
     output = log.read_text()
     assert "Traceback" not in output, output[-3000:]
@@ -281,38 +297,27 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
     errored_alerts = [a for a in alerts if a.get("kind") != "CALL_STALLED"]
     assert len(errored_alerts) == len(errored)
     assert len({a["alertId"] for a in errored_alerts}) == len(errored)
-    print(  # the figures of a run, shown with `pytest -s`
+    return (
         f"{scenario}: inputs={len(inputs)} unique_bodies={len({r.value for r in inputs})} "
         f"events={len(events)} errored={len(errored)} alerts={len(errored_alerts)} "
         f"lost=0 duplicated=0 unready_after_s={went_unready_s:.1f}"
     )
 
 
-@pytest.mark.timeout(240)
-async def test_sigterm_while_the_broker_is_down_exits_cleanly_and_in_time(
-    stoppable_broker: StoppableBroker, tmp_path: Path
-) -> None:
-    """With the broker killed under a flowing stream, SIGTERM stops the worker within its
-    drain timeout plus the clients' close bounds, with rc 0 and no traceback; after the
-    broker returns, a new worker finishes the stream exactly once."""
-    broker = stoppable_broker
+async def sigterm_scenario(broker: StoppableBroker, tmp_path: Path) -> str:
+    """SIGTERM to a worker whose broker was just killed, on ``broker``; the figures."""
     prefix = "fsigterm"
-    settings = Settings(
-        kafka_bootstrap_servers=broker.bootstrap,
-        topic_partitions=3,
-        worker_group_id=f"{prefix}-worker",
-        worker_transactional_id_prefix=f"{prefix}-worker",
-        worker_batch_max_ms=50,
-        worker_drain_timeout_s=3.0,
-        worker_metrics_port=free_port(),
-        **unique_topics(prefix),
-    )
-    await create_topics(settings)
+    settings = await worker_settings(broker, prefix, worker_drain_timeout_s=3.0)
     bodies = traffic(prefix, 300, random.Random(3))
     stream = Stream(settings, bodies, per_s=500)
     log = tmp_path / "worker.log"
     try:
         async with worker_process(settings, log) as worker:
+            # Ready first, so the SIGTERM below meets a worker mid-stream (one still
+            # starting up has no handler yet and dies of the signal).
+            readyz = f"http://127.0.0.1:{settings.worker_metrics_port}/readyz"
+            async with httpx.AsyncClient() as client:
+                await wait_for(lambda: ready(client, readyz), 60, "the worker to be ready", worker)
             feeding = asyncio.create_task(stream.run())
             try:
 
@@ -321,21 +326,21 @@ async def test_sigterm_while_the_broker_is_down_exits_cleanly_and_in_time(
 
                 await wait_for(some_sent, 60, "half of the stream", worker)
                 stream.broker_up.clear()
-                broker.kill()
+                await asyncio.to_thread(broker.kill)
                 await asyncio.sleep(2)  # commits now wait for a broker that is gone
                 worker.send_signal(signal.SIGTERM)
                 started = time.monotonic()
                 code = await asyncio.to_thread(worker.wait, 60)
                 took_s = time.monotonic() - started
             finally:
-                feeding.cancel()
+                await cancelled(feeding)
         output = log.read_text()
         assert code == 0, output[-3000:]
         assert took_s < 3.0 + 5.0 + 5.0 + 2.0, f"stopping took {took_s:.1f} s"
         assert "Traceback" not in output, output[-3000:]
         assert "Unclosed" not in output, output[-3000:]
     finally:
-        broker.up()
+        await asyncio.to_thread(broker.up)
     stream.broker_up.set()
     await asyncio.wait_for(stream.run(), 60)
     async with worker_process(settings, tmp_path / "worker2.log") as worker:
@@ -348,3 +353,49 @@ async def test_sigterm_while_the_broker_is_down_exits_cleanly_and_in_time(
         await wait_for(caught_up, 120, "the new worker to catch up", worker)
     events = decode(await read_all(broker.bootstrap, settings.topic_call_events, 3))
     assert_exactly_once(inputs, events)
+    return f"{SIGTERM}: inputs={len(inputs)} events={len(events)} stopped_in_s={took_s:.1f}"
+
+
+@pytest.fixture(scope="module")
+async def scenarios(
+    stoppable_brokers: StartBrokers, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, asyncio.Task[str]]]:
+    """Every scenario of this module started at once, each on a broker of its own."""
+    names = [*SCENARIOS, SIGTERM]
+    brokers = await asyncio.to_thread(stoppable_brokers, len(names))
+    tasks: dict[str, asyncio.Task[str]] = {}
+    for name, broker in zip(names, brokers, strict=True):
+        folder = tmp_path_factory.mktemp(name)
+        run: Coroutine[Any, Any, str] = (
+            sigterm_scenario(broker, folder)
+            if name == SIGTERM
+            else outage_scenario(name, broker, folder)
+        )
+        tasks[name] = asyncio.create_task(run, name=name)
+    yield tasks
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+@pytest.mark.timeout(480)
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+async def test_outage_mid_stream_loses_and_duplicates_nothing(
+    scenario: str, scenarios: dict[str, asyncio.Task[str]]
+) -> None:
+    """Webhooks (written as the ingress writes them) stream in while the broker goes
+    away mid-stream and comes back: the worker never dies, /readyz goes false during
+    the outage and true after, and read_committed outputs hold every input exactly
+    once, one alert per errored input and per-call states equal to a clean replay of
+    the state machine."""
+    print(await scenarios[scenario])  # the figures of the run, shown with `pytest -s`
+
+
+@pytest.mark.timeout(480)
+async def test_sigterm_while_the_broker_is_down_exits_cleanly_and_in_time(
+    scenarios: dict[str, asyncio.Task[str]],
+) -> None:
+    """With the broker killed under a flowing stream, SIGTERM stops the worker within its
+    drain timeout plus the clients' close bounds, with rc 0 and no traceback; after the
+    broker returns, a new worker finishes the stream exactly once."""
+    print(await scenarios[SIGTERM])

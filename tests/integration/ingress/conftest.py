@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
@@ -16,6 +15,7 @@ import uvicorn
 
 from processor.ingress.server import _DrainingServer, create_app, uvicorn_config
 from processor.settings import Settings
+from tests.support.servers import free_port
 
 
 class _EmbeddedDrainingServer(_DrainingServer):
@@ -27,13 +27,6 @@ class _EmbeddedDrainingServer(_DrainingServer):
 
 
 StartIngress = Callable[[Settings], Awaitable[str]]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

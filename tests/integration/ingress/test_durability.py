@@ -19,8 +19,10 @@ from processor.kafka import partition_for
 from processor.kafka.admin import create_topics
 from processor.settings import Settings
 from tests.factories import make_envelope, to_bytes
+from tests.integration.brokers import wait_http_ok
 from tests.integration.conftest import ReadTopic, kafka_sh, read_records
-from tests.integration.ingress.conftest import StartIngress, free_port, json_headers
+from tests.integration.ingress.conftest import StartIngress, json_headers
+from tests.support.servers import free_port
 
 PATH = "/webhooks/recho"
 LIFECYCLE = [
@@ -155,13 +157,9 @@ class TestGracefulShutdown:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(200):
-                try:
-                    if (await http.get(url + "/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
+            # Until ready, however slow the start: SIGTERM before the handler is installed
+            # would kill the process (rc -15) instead of testing its drain.
+            await wait_http_ok(url + "/readyz")
             acked: list[bytes] = []
             stop = asyncio.Event()
 

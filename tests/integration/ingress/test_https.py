@@ -16,7 +16,8 @@ from cryptography.x509.oid import NameOID
 from processor.settings import Settings
 from tests.factories import make_envelope_bytes
 from tests.integration.brokers import processes, wait_http_ok
-from tests.integration.ingress.conftest import free_port, json_headers
+from tests.integration.ingress.conftest import json_headers
+from tests.support.servers import free_port
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

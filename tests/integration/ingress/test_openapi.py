@@ -14,7 +14,8 @@ import pytest
 
 from processor.settings import Settings
 from tests.factories import SPEC_EXAMPLES, make_envelope
-from tests.integration.ingress.conftest import StartIngress, free_port, json_headers
+from tests.integration.ingress.conftest import StartIngress, json_headers
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 

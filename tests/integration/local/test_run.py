@@ -13,7 +13,7 @@ import httpx
 
 from processor.local.processes import find_alertmanager, settings_env
 from processor.settings import Settings
-from tests.integration.ingress.conftest import free_port
+from tests.support.servers import free_port
 
 
 async def _wait_ok(client: httpx.AsyncClient, url: str, proc: subprocess.Popen[bytes]) -> bool:

@@ -26,9 +26,10 @@ from processor.kafka import Publisher
 from processor.notifier.runner import Notifier
 from processor.retry import RetryPolicy
 from processor.settings import Settings
-from tests.integration.ingress.conftest import free_port, http, start_ingress  # noqa: F401
+from tests.factories import alert_record
+from tests.integration.ingress.conftest import http, start_ingress  # noqa: F401
 from tests.integration.worker.conftest import worker_settings  # noqa: F401
-from tests.unit.notifier import alert_record
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 AM_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"

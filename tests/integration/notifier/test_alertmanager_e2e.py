@@ -26,7 +26,7 @@ from processor.notifier.command import run_notifier
 from processor.settings import Settings
 from tests.factories import PROJECT_ID, make_envelope, make_error, to_bytes
 from tests.integration.conftest import ReadTopic
-from tests.integration.ingress.conftest import StartIngress, free_port, json_headers
+from tests.integration.ingress.conftest import StartIngress, json_headers
 from tests.integration.notifier.conftest import (
     FAST,
     am_alerts,
@@ -36,7 +36,7 @@ from tests.integration.notifier.conftest import (
     wait_for,
 )
 from tests.integration.worker.conftest import running_worker
-from tests.unit.notifier import RecordingServer
+from tests.support.servers import RecordingServer, free_port
 
 
 def metric(name: str, **labels: str) -> float:
@@ -53,17 +53,6 @@ async def notifier_command(settings: Settings) -> AsyncIterator[None]:
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 60) == 0
-
-
-@contextlib.asynccontextmanager
-async def recording_sink() -> AsyncIterator[RecordingServer]:
-    """A JSON webhook receiver that records what it is sent."""
-    server = RecordingServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def alert_ids(server: RecordingServer) -> list[str]:
@@ -166,7 +155,7 @@ class TestCommittedProgress:
     async def test_restart_resends_nothing(self, settings: Settings) -> None:
         """After the notifier delivered and stopped, a restart with the same group sends
         nothing again, and then delivers only what is new."""
-        async with recording_sink() as sink:
+        async with RecordingServer() as sink:
             s = settings.model_copy(
                 update={"notifier_webhook_url": sink.url, "notifier_group_window_s": 0.0}
             )
@@ -198,7 +187,7 @@ class TestCommittedProgress:
     async def test_open_groups_are_sent_at_shutdown(self, settings: Settings) -> None:
         """A burst of one error code becomes one grouped message; stopping inside the group
         window sends it before the offsets are committed, so a restart re-sends nothing."""
-        async with recording_sink() as sink:
+        async with RecordingServer() as sink:
             s = settings.model_copy(
                 update={"notifier_webhook_url": sink.url, "notifier_group_window_s": 300.0}
             )
@@ -224,7 +213,7 @@ class TestCommittedProgress:
     async def test_undelivered_alert_comes_back_after_restart(self, settings: Settings) -> None:
         """A notifier stopped while its sink keeps failing commits nothing past the alert;
         the next start delivers it (at-least-once)."""
-        async with recording_sink() as sink:
+        async with RecordingServer() as sink:
             sink.fail_first = 10**9
             s = settings.model_copy(
                 update={"notifier_webhook_url": sink.url, "notifier_group_window_s": 0.0}
@@ -253,7 +242,7 @@ class TestProcess:
     ) -> None:
         """The notifier as its own process (uvloop, signals): it delivers, answers /readyz
         and /metrics on its port, and exits 0 on SIGTERM."""
-        async with recording_sink() as sink:
+        async with RecordingServer() as sink:
             port = free_port()
             env = {
                 **os.environ,

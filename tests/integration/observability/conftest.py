@@ -51,10 +51,9 @@ from processor.settings import AuthMode, Settings
 from processor.simulate import SimulationReport, simulate
 from tests.factories import make_envelope_bytes
 from tests.integration.conftest import unique_topics
-from tests.integration.ingress.conftest import free_port
 from tests.integration.notifier.conftest import running_notifier
 from tests.integration.worker.conftest import RECEIVED_AT, running_worker
-from tests.unit.notifier import RecordingServer
+from tests.support.servers import RecordingServer, free_port
 
 REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "recho.rules.yml"
@@ -239,17 +238,6 @@ async def serving_ingress(settings: Settings) -> AsyncIterator[str]:
         await task
 
 
-@contextlib.asynccontextmanager
-async def recording_sink() -> AsyncIterator[RecordingServer]:
-    """A JSON webhook receiver for the notifier."""
-    server = RecordingServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 def local_total(name: str, **labels: str) -> float:
     """Sum of this process's samples of ``name`` whose labels include ``labels``."""
     total = 0.0
@@ -429,7 +417,7 @@ async def observed(
     by a real Prometheus that keeps running (and the pipeline with it) until the module ends.
     """
     folder = tmp_path_factory.mktemp("prometheus")
-    async with recording_sink() as sink:
+    async with RecordingServer() as sink:
         s = _settings(kafka_bootstrap, sink.url)
         await create_topics(s)
         async with (

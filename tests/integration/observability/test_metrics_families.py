@@ -13,7 +13,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor.settings import Settings
-from tests.integration.ingress.conftest import free_port
+from tests.support.servers import free_port
 
 
 class TestMultiprocessIngressMetrics:

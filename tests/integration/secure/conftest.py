@@ -20,9 +20,9 @@ from tests.integration.brokers import (
 from tests.integration.conftest import kafka_sh, unique_topics
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def secure_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureNode]:
-    """kafka.sh's secured node, started for the session (and stopped after it)."""
+    """kafka.sh's secured node, started for this package's tests and stopped after them."""
     home = tmp_path_factory.mktemp("kafka-secure")
     env = start_kafka(
         "secure",

@@ -29,8 +29,8 @@ from tests.integration.brokers import (
     read_committed,
     wait_http_ok,
 )
-from tests.integration.ingress.conftest import free_port, json_headers
-from tests.unit.notifier import RecordingServer
+from tests.integration.ingress.conftest import json_headers
+from tests.support.servers import RecordingServer, free_port
 
 pytestmark = pytest.mark.secure
 

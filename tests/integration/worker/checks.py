@@ -12,8 +12,8 @@ from processor.calls import CallState, handle
 from processor.settings import Settings
 from processor.worker.ingest import ingest
 from tests.factories import make_envelope, make_error, to_bytes
-from tests.integration.ingress.conftest import free_port
 from tests.integration.worker.conftest import decode
+from tests.support.servers import free_port
 
 OUTBOUND = ["PENDING", "REQUESTED", "CALLING", "CLOSING", "COMPLETED"]
 

@@ -22,18 +22,6 @@ def expected_from(table: DirectionTable, node: CallStatus | None) -> set[EventTy
 class TestOutboundTable:
     """The outbound graph: PENDING -> REQUESTED -> CALLING -> CLOSING -> COMPLETED."""
 
-    def test_main_path_is_expected(self) -> None:
-        """Each step of the happy path is an expected edge to the next status."""
-        path = [
-            (NEW, E.OUTBOUND_CALL_PENDING, S.PENDING),
-            (S.PENDING, E.OUTBOUND_CALL_REQUESTED, S.REQUESTED),
-            (S.REQUESTED, E.OUTBOUND_CALL_CALLING, S.CALLING),
-            (S.CALLING, E.OUTBOUND_CALL_CLOSING, S.CLOSING),
-            (S.CLOSING, E.OUTBOUND_CALL_COMPLETED, S.COMPLETED),
-        ]
-        for node, event_type, target in path:
-            assert OUTBOUND.transitions[(node, event_type)] is target
-
     def test_new_expects_only_pending(self) -> None:
         """A call picked up mid-graph is flagged: only PENDING starts an outbound call."""
         assert expected_from(OUTBOUND, NEW) == {E.OUTBOUND_CALL_PENDING}
@@ -102,17 +90,6 @@ class TestOutboundTable:
 class TestInboundTable:
     """The inbound graph: CONNECTING -> CALLING -> CLOSING -> COMPLETED."""
 
-    def test_main_path_is_expected(self) -> None:
-        """Each step of the happy path is an expected edge to the next status."""
-        path = [
-            (NEW, E.INBOUND_CALL_CONNECTING, S.CONNECTING),
-            (S.CONNECTING, E.INBOUND_CALL_CALLING, S.CALLING),
-            (S.CALLING, E.INBOUND_CALL_CLOSING, S.CLOSING),
-            (S.CLOSING, E.INBOUND_CALL_COMPLETED, S.COMPLETED),
-        ]
-        for node, event_type, target in path:
-            assert INBOUND.transitions[(node, event_type)] is target
-
     def test_concurrency_limit_only_on_arrival(self) -> None:
         """The concurrency limit is checked when the call arrives, at CONNECTING."""
         nodes = {
@@ -137,6 +114,39 @@ class TestInboundTable:
 
 class TestTableShape:
     """Invariants every direction's table keeps."""
+
+    @pytest.mark.parametrize(
+        ("table", "path"),
+        [
+            (
+                OUTBOUND,
+                [
+                    (NEW, E.OUTBOUND_CALL_PENDING, S.PENDING),
+                    (S.PENDING, E.OUTBOUND_CALL_REQUESTED, S.REQUESTED),
+                    (S.REQUESTED, E.OUTBOUND_CALL_CALLING, S.CALLING),
+                    (S.CALLING, E.OUTBOUND_CALL_CLOSING, S.CLOSING),
+                    (S.CLOSING, E.OUTBOUND_CALL_COMPLETED, S.COMPLETED),
+                ],
+            ),
+            (
+                INBOUND,
+                [
+                    (NEW, E.INBOUND_CALL_CONNECTING, S.CONNECTING),
+                    (S.CONNECTING, E.INBOUND_CALL_CALLING, S.CALLING),
+                    (S.CALLING, E.INBOUND_CALL_CLOSING, S.CLOSING),
+                    (S.CLOSING, E.INBOUND_CALL_COMPLETED, S.COMPLETED),
+                ],
+            ),
+        ],
+        ids=["OUTBOUND", "INBOUND"],
+    )
+    def test_main_path_is_expected(
+        self, table: DirectionTable, path: list[tuple[CallStatus | None, EventType, CallStatus]]
+    ) -> None:
+        """Each step of the happy path (outbound PENDING..COMPLETED, inbound
+        CONNECTING..COMPLETED) is an expected edge to the next status."""
+        for node, event_type, target in path:
+            assert table.transitions[(node, event_type)] is target
 
     @pytest.mark.parametrize("table", [OUTBOUND, INBOUND], ids=lambda t: t.direction.value)
     def test_event_type_decides_the_target(self, table: DirectionTable) -> None:
@@ -183,27 +193,35 @@ class TestTableShape:
 class TestVerdict:
     """DirectionTable.verdict: how a known, non-duplicate event fits the graph."""
 
-    def test_listed_edge_on_open_call_is_expected(self) -> None:
-        """An edge in the table from an open node is EXPECTED."""
-        verdict = OUTBOUND.verdict(S.PENDING, False, E.OUTBOUND_CALL_REQUESTED)
-        assert verdict is Verdict.EXPECTED
-
-    def test_unlisted_edge_on_open_call_is_unexpected(self) -> None:
-        """An edge not in the table from an open node is UNEXPECTED_TRANSITION."""
-        verdict = OUTBOUND.verdict(S.PENDING, False, E.OUTBOUND_CALL_COMPLETED)
-        assert verdict is Verdict.UNEXPECTED_TRANSITION
-
-    def test_redial_from_reopenable_outcome_is_expected(self) -> None:
-        """A REQUESTED after NO_RESPONSE is a redial: EXPECTED, not after-terminal."""
-        verdict = OUTBOUND.verdict(S.NO_RESPONSE, True, E.OUTBOUND_CALL_REQUESTED)
-        assert verdict is Verdict.EXPECTED
-
-    def test_listed_edge_after_terminal_is_after_terminal(self) -> None:
-        """A finished call at a non-reopenable node is AFTER_TERMINAL even on a listed edge."""
-        verdict = OUTBOUND.verdict(S.CLOSING, True, E.OUTBOUND_CALL_COMPLETED)
-        assert verdict is Verdict.AFTER_TERMINAL
-
-    def test_event_after_completed_is_after_terminal(self) -> None:
-        """Anything after COMPLETED is AFTER_TERMINAL."""
-        verdict = INBOUND.verdict(S.COMPLETED, True, E.INBOUND_CALL_CLOSING)
-        assert verdict is Verdict.AFTER_TERMINAL
+    @pytest.mark.parametrize(
+        ("table", "node", "finished", "event_type", "verdict"),
+        [
+            # An edge in the table from an open node is EXPECTED.
+            (OUTBOUND, S.PENDING, False, E.OUTBOUND_CALL_REQUESTED, Verdict.EXPECTED),
+            # An edge not in the table from an open node is UNEXPECTED_TRANSITION.
+            (OUTBOUND, S.PENDING, False, E.OUTBOUND_CALL_COMPLETED, Verdict.UNEXPECTED_TRANSITION),
+            # A REQUESTED after NO_RESPONSE is a redial: EXPECTED, not after-terminal.
+            (OUTBOUND, S.NO_RESPONSE, True, E.OUTBOUND_CALL_REQUESTED, Verdict.EXPECTED),
+            # A finished call at a non-reopenable node: AFTER_TERMINAL even on a listed edge.
+            (OUTBOUND, S.CLOSING, True, E.OUTBOUND_CALL_COMPLETED, Verdict.AFTER_TERMINAL),
+            # Anything after COMPLETED is AFTER_TERMINAL.
+            (INBOUND, S.COMPLETED, True, E.INBOUND_CALL_CLOSING, Verdict.AFTER_TERMINAL),
+        ],
+        ids=[
+            "listed-edge-open-call",
+            "unlisted-edge-open-call",
+            "redial-from-reopenable-outcome",
+            "listed-edge-after-terminal",
+            "event-after-completed",
+        ],
+    )
+    def test_verdict(
+        self,
+        table: DirectionTable,
+        node: CallStatus,
+        finished: bool,
+        event_type: EventType,
+        verdict: Verdict,
+    ) -> None:
+        """The verdict for (node, finished, eventType) is the one the graph calls for."""
+        assert table.verdict(node, finished, event_type) is verdict

@@ -15,7 +15,7 @@ from processor.notifier.grouping import (
     parse_alert,
 )
 from processor.outputs.models import CallAlertRecord
-from tests.unit.notifier import alert_record
+from tests.factories import alert_record
 
 
 def make(alert_id: str, call_id: str = "c-1", code: str = "NETWORK_ERROR", **kw: Any) -> Alert:

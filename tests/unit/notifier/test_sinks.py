@@ -27,7 +27,8 @@ from processor.notifier.sinks import (
 )
 from processor.retry import RetryPolicy
 from processor.settings import Settings
-from tests.unit.notifier import RecordingServer, alert_record
+from tests.factories import alert_record
+from tests.support.servers import RecordingServer
 
 FAST = RetryPolicy(budget_s=5.0, base_s=0.01, cap_s=0.05)
 StartReceiver = Callable[..., Awaitable[RecordingServer]]

@@ -11,20 +11,18 @@ import argparse
 import asyncio
 import hashlib
 import io
-import socket
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
-from processor.errors import AuthError, ConfigError
+from processor.errors import ConfigError
 from processor.ingress.auth import Authenticator, load_public_keys
 from processor.retry import RetryPolicy
 from processor.settings import AuthMode, Settings
@@ -41,6 +39,8 @@ from processor.simulate.console import SimulationConsole, progress_line, render_
 from processor.simulate.pacing import RateLimiter
 from processor.simulate.report import LatencyHistogram, LatencySummary
 from processor.simulate.sender import Credentials, Sender, ensure_key_pair
+from tests.support.fake_ingress import FakeIngress, Received
+from tests.support.servers import free_port, serve
 
 
 def fast_retry(**changes: Any) -> RetryPolicy:
@@ -51,122 +51,17 @@ def fast_retry(**changes: Any) -> RetryPolicy:
 FAST_RETRY = fast_retry(base_s=0.02, cap_s=0.1, budget_s=5.0)
 
 
-@dataclass
-class Received:
-    """One request as the fake ingress saw it."""
-
-    body: bytes
-    headers: dict[str, str]
-    call_id: str
-    event_type: str
-    attempt: int
-    """1 the first time these exact bytes arrived, 2 the second time..."""
-    arrived_at: float
-    answered_at: float = 0.0
-    status: int = 0
-
-
-@dataclass
-class FakeIngress:
-    """A recording ASGI app; ``answer`` picks each response's status."""
-
-    answer: Callable[[Received], int] = lambda _: 202
-    retry_after: str | None = None
-    delay_s: float = 0.0
-    authenticator: Authenticator | None = None
-    requests: list[Received] = field(default_factory=list)
-    first_request: asyncio.Event = field(default_factory=asyncio.Event)
-    _seen: Counter[bytes] = field(default_factory=Counter)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Record the request, wait ``delay_s``, answer."""
-        assert scope["type"] == "http"
-        loop = asyncio.get_running_loop()
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        digest = hashlib.sha256(body).digest()
-        self._seen[digest] += 1
-        document = orjson.loads(body)
-        received = Received(
-            body=body,
-            headers={k.decode(): v.decode() for k, v in scope["headers"]},
-            call_id=document["body"]["data"]["callId"],
-            event_type=document["eventType"],
-            attempt=self._seen[digest],
-            arrived_at=loop.time(),
-        )
-        self.requests.append(received)
-        self.first_request.set()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        status = self.answer(received)
-        if self.authenticator is not None and status < 300:
-            status = self._verify(received)
-        received.status = status
-        received.answered_at = loop.time()
-        headers = [(b"content-type", b"application/json")]
-        if self.retry_after is not None and status == 503:
-            headers.append((b"retry-after", self.retry_after.encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"{}"})
-
-    def _verify(self, received: Received) -> int:
-        assert self.authenticator is not None
-        try:
-            self.authenticator.verify(
-                authorization=_header(received, "authorization"),
-                signature=_header(received, "x-recho-signature"),
-                timestamp=_header(received, "x-recho-timestamp"),
-                body=received.body,
-                now_s=float(received.headers.get("x-recho-timestamp", "0")),
-            )
-        except AuthError:
-            return 401
-        return 202
-
-    def by_call(self) -> dict[str, list[Received]]:
-        """Requests grouped by callId, in arrival order."""
-        grouped: dict[str, list[Received]] = defaultdict(list)
-        for request in self.requests:
-            grouped[request.call_id].append(request)
-        return grouped
-
-
 def _digest(received: Received) -> bytes:
     return hashlib.sha256(received.body).digest()
-
-
-def _header(received: Received, name: str) -> bytes | None:
-    value = received.headers.get(name)
-    return None if value is None else value.encode()
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 async def ingress() -> AsyncIterator[tuple[FakeIngress, str]]:
     """A fake ingress served by uvicorn on loopback, and its webhook URL."""
     app = FakeIngress()
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield app, f"http://127.0.0.1:{port}/webhooks/recho"
-    server.should_exit = True
-    await task
+    served = await serve(app)
+    yield app, f"{served.url}/webhooks/recho"
+    await served.stop()
 
 
 def make_settings(url: str, **overrides: Any) -> Settings:
