@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from processor.calls import CallFinished, Verdict
-from processor.calls.machine import AlertKind, RaiseAlert, Severity
+from processor.calls import ERROR_CODE_MAX_LEN, CallFinished, Verdict
+from processor.calls.machine import AlertContext, AlertKind, RaiseAlert, Severity
 from processor.calls.state import CallOutcome
 from processor.contract.enums import CallStatus, Direction, EventType
 from processor.metrics import WORKER_REGISTRY
@@ -45,14 +45,24 @@ def finished(outcome: CallOutcome, duration_ms: int, time_to_answer_ms: int | No
 
 class TestEvents:
     def test_counts_by_event_type_and_verdict(self) -> None:
-        """Each increment shows in recho_worker_events_total under its eventType and verdict,
-        through the cached child as through the first one."""
+        """A batch's counts show in recho_worker_events_total under their eventType and
+        verdict, through the cached child as through the first one."""
         labels = {"event_type": "OUTBOUND_CALL_CALLING", "verdict": Verdict.DUPLICATE.value}
-        before = sample("recho_worker_events_total", **labels)
+        other = {"event_type": "OUTBOUND_CALL_CALLING", "verdict": Verdict.EXPECTED.value}
+        before = (
+            sample("recho_worker_events_total", **labels),
+            sample("recho_worker_events_total", **other),
+        )
         cache = LabelCache()
-        cache.event(EventType.OUTBOUND_CALL_CALLING, Verdict.DUPLICATE).inc()
-        cache.event(EventType.OUTBOUND_CALL_CALLING, Verdict.DUPLICATE).inc()
-        assert sample("recho_worker_events_total", **labels) == before + 2
+        cache.events({(EventType.OUTBOUND_CALL_CALLING, Verdict.DUPLICATE): 2})
+        cache.events(
+            {
+                (EventType.OUTBOUND_CALL_CALLING, Verdict.DUPLICATE): 3,
+                (EventType.OUTBOUND_CALL_CALLING, Verdict.EXPECTED): 1,
+            }
+        )
+        assert sample("recho_worker_events_total", **labels) == before[0] + 5
+        assert sample("recho_worker_events_total", **other) == before[1] + 1
 
 
 class TestErrors:
@@ -88,10 +98,11 @@ class TestErrors:
         assert errors(f"C-{tag}", OTHER) == before + 1
 
     def test_long_codes_are_cut(self) -> None:
-        """A code longer than 48 characters becomes its first 48 as the label value."""
+        """A code longer than ERROR_CODE_MAX_LEN characters becomes its first
+        ERROR_CODE_MAX_LEN as the label value (the same cut as in the call state)."""
         code = uuid.uuid4().hex * 2  # 64 characters
         LabelCache().error(code, "P").inc()
-        assert errors(code[:48], "P") == 1
+        assert errors(code[:ERROR_CODE_MAX_LEN], "P") == 1
         assert errors(code, "P") == 0
 
 
@@ -110,6 +121,14 @@ class TestAlertsAndFinishedCalls:
             status=CallStatus.CALLING,
             at_ms=0,
             last_seen_ms=0,
+            context=AlertContext(
+                attempts=1,
+                events_seen=1,
+                error_count=0,
+                first_seen_ms=0,
+                outcome=None,
+                last_reported_status=CallStatus.CALLING,
+            ),
         )
         LabelCache().alert(alert)
         assert sample("recho_worker_alerts_total", **labels) == before + 1
