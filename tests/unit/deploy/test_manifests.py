@@ -189,16 +189,30 @@ class TestDockerfile:
         assert "processor" in scripts
 
     def test_base_install_and_user(self) -> None:
-        """python:3.11-slim, `pip install .` of files that exist, a non-root user."""
+        """python:3.11-slim, the locked install of files that exist, a non-root user."""
         text = dockerfile()
         assert re.search(r"^FROM python:3\.11-slim\s*$", text, re.MULTILINE)
-        assert "pip install ." in text
+        assert "pip install ." not in text
         for sources in re.findall(r"^COPY\s+(.+)\s+\S+$", text, re.MULTILINE):
             for source in sources.split():
                 assert (REPO / source).exists(), source
         user = re.findall(r"^USER\s+(\S+)$", text, re.MULTILINE)
         assert user
         assert user[-1].split(":")[0] not in ("root", "0")
+
+    def test_installs_the_lock_with_the_makefiles_uv(self) -> None:
+        """The image installs uv.lock (``uv sync --locked``, no dev extra) with the uv
+        version the Makefile bootstraps, so image and checkout run the same versions."""
+        text = dockerfile()
+        makefile = (REPO / "Makefile").read_text()
+        wanted = re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)
+        assert wanted is not None
+        assert f"pip install uv=={wanted.group(1)}" in text
+        sync = re.search(r"uv sync [^\\\n]+", text)
+        assert sync is not None
+        assert "--locked" in sync.group(0)
+        assert "--extra" not in sync.group(0)
+        assert re.search(r"^COPY .*\buv\.lock\b", text, re.MULTILINE)
 
     def test_exposes_every_process_port(self) -> None:
         """EXPOSE lists the ingress port and the worker and notifier ops ports."""
