@@ -23,12 +23,12 @@ from processor.errors import (
     KafkaUnavailableError,
     RecordTooLargeError,
 )
-from processor.ingress.asgi import Receive, Scope, Send
+from processor.http.asgi import Receive, Scope, Send
+from processor.http.ops import OPS_ROUTES, OpsApp
+from processor.http.responses import send_json, send_problem, send_text
 from processor.ingress.auth import Authenticator
 from processor.ingress.failures import WriteFailureLog
-from processor.ingress.metrics_endpoint import render_metrics
 from processor.ingress.openapi import build_openapi
-from processor.ingress.responses import send_json, send_problem, send_text
 from processor.ingress.webhook import key_webhook, record_headers
 from processor.kafka import Publisher
 from processor.settings import Settings
@@ -76,12 +76,7 @@ class IngressApp:
         self._status_counters: dict[int, Any] = {}
         self._webhook_duration = metrics.INGRESS_REQUEST_DURATION.labels(ROUTE_WEBHOOK)
         self._gauge_task: asyncio.Task[None] | None = None
-        self._routes: dict[str, Any] = {
-            "/healthz": self._healthz,
-            "/readyz": self._readyz,
-            "/metrics": self._metrics,
-            "/openapi.json": self._openapi_json,
-        }
+        self._ops = OpsApp(lambda: self.ready, metrics.INGRESS_REGISTRY, self._readiness)
 
     @property
     def ready(self) -> bool:
@@ -173,8 +168,7 @@ class IngressApp:
                 return
             await self._webhook(scope, receive, send)
             return
-        handler = self._routes.get(path)
-        if handler is None:
+        if path not in OPS_ROUTES and path != "/openapi.json":
             metrics.INGRESS_REQUESTS.labels(ROUTE_OTHER, "404").inc()
             await send_problem(send, 404, "not_found", f"no route {path}", _request_id(scope))
             return
@@ -182,7 +176,12 @@ class IngressApp:
         if method not in ("GET", "HEAD"):
             await self._not_allowed(send, route, "GET")
             return
-        await handler(send)
+        if path == "/openapi.json":
+            await send_text(send, 200, self._openapi, b"application/json")
+            return
+        status = await self._ops.answer(path, send)
+        if path != "/metrics":  # scrapes are not counted as requests
+            metrics.INGRESS_REQUESTS.labels(route, str(status)).inc()
 
     async def _not_allowed(self, send: Send, route: str, allow: str) -> None:
         metrics.INGRESS_REQUESTS.labels(route, "405").inc()
@@ -195,29 +194,9 @@ class IngressApp:
             extra_headers=[(b"allow", allow.encode())],
         )
 
-    async def _healthz(self, send: Send) -> None:
-        metrics.INGRESS_REQUESTS.labels("healthz", "200").inc()
-        await send_json(send, 200, {"status": "alive"})
-
-    async def _readyz(self, send: Send) -> None:
-        status = 200 if self.ready else 503
-        metrics.INGRESS_REQUESTS.labels("readyz", str(status)).inc()
-        await send_json(
-            send,
-            status,
-            {
-                "ready": self.ready,
-                "kafka": self.publisher.healthy,
-                "draining": self.draining,
-            },
-        )
-
-    async def _metrics(self, send: Send) -> None:
-        body, content_type = render_metrics(metrics.INGRESS_REGISTRY)
-        await send_text(send, 200, body, content_type)
-
-    async def _openapi_json(self, send: Send) -> None:
-        await send_text(send, 200, self._openapi, b"application/json")
+    def _readiness(self) -> dict[str, bool]:
+        """What /readyz depends on, beside its verdict."""
+        return {"kafka": self.publisher.healthy, "draining": self.draining}
 
     # --- the webhook ---------------------------------------------------------
     async def _webhook(self, scope: Scope, receive: Receive, send: Send) -> None:

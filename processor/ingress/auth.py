@@ -43,11 +43,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from processor.contract.headers import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_message_sha256
 from processor.errors import AuthError, ConfigError
 from processor.settings import AuthMode, Settings
-
-SIGNATURE_HEADER: Final = "X-Recho-Signature"
-TIMESTAMP_HEADER: Final = "X-Recho-Timestamp"
 
 # S105: these are reason labels that mention a token, not tokens.
 MISSING_TOKEN: Final = "missing_token"  # noqa: S105
@@ -256,10 +254,7 @@ class Authenticator:
             raise AuthError(
                 MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is not standard, padded base64"
             ) from None
-        message = hashlib.sha256(timestamp)
-        message.update(b".")
-        message.update(body)
-        digest = message.digest()
+        digest = signed_message_sha256(timestamp, body)
         for key in self._public_keys:
             try:
                 key.verify(raw_signature, digest, _PKCS1V15, _PREHASHED_SHA256)

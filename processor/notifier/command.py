@@ -8,9 +8,9 @@ import signal
 import structlog
 
 from processor import metrics
+from processor.http.ops import OpsServer
 from processor.notifier.runner import Notifier
 from processor.notifier.sinks import RetryPolicy
-from processor.ops_http import OpsServer
 from processor.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -15,8 +15,8 @@ import orjson
 
 from processor.calls import CallEvent
 from processor.contract import Envelope, parse_envelope
+from processor.contract.headers import HEADER_RECEIVED_AT
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
-from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
 
 ERRORS_TEXT_MAX_CHARS: Final = 200

@@ -9,9 +9,9 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor import metrics
-from processor.ingress.asgi import Message
+from processor.http.asgi import Message
+from processor.http.ops import OpsApp
 from processor.ingress.server import create_app
-from processor.ops_http import OpsApp
 from processor.settings import Settings
 
 COMPONENTS = ("ingress", "worker", "notifier", "explorer")

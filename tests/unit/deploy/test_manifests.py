@@ -24,9 +24,9 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from processor import metrics
 from processor.cli import commands
-from processor.ingress.asgi import Message
+from processor.http.asgi import Message
+from processor.http.ops import OpsApp
 from processor.ingress.server import create_app
-from processor.ops_http import OpsApp
 from processor.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]

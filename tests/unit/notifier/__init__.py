@@ -14,8 +14,8 @@ from typing import Any
 
 import uvicorn
 
-from processor.ingress.asgi import Receive, Scope, Send
-from processor.ops_http import EmbeddedServer
+from processor.http.asgi import Receive, Scope, Send
+from processor.http.ops import EmbeddedServer
 
 
 @dataclass(frozen=True, slots=True)
