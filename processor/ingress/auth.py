@@ -5,7 +5,7 @@ tokens and public keys are read and parsed there, and only there, so a bad confi
 fails the process before it binds (:class:`~processor.errors.ConfigError`). After that,
 :meth:`Authenticator.verify` is pure: header bytes and the raw body in, ``None`` or an
 :class:`~processor.errors.AuthError` out. Its ``reason`` is one of
-:data:`AUTH_FAILURE_REASONS` (a bounded Prometheus label); its ``message`` is written for a
+:class:`AuthFailure` (a bounded Prometheus label); its ``message`` is written for a
 human, is sent back in the 401 answer, and never holds a token, key or signature.
 
 Choices where the Recho docs are silent:
@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
@@ -47,30 +48,24 @@ from processor.contract.headers import SIGNATURE_HEADER, TIMESTAMP_HEADER, signe
 from processor.errors import AuthError, ConfigError
 from processor.settings import AuthMode, Settings
 
-# S105: these are reason labels that mention a token, not tokens.
-MISSING_TOKEN: Final = "missing_token"  # noqa: S105
-INVALID_TOKEN: Final = "invalid_token"  # noqa: S105
-MISSING_SIGNATURE: Final = "missing_signature"
-MISSING_TIMESTAMP: Final = "missing_timestamp"
-INVALID_TIMESTAMP: Final = "invalid_timestamp"
-STALE_TIMESTAMP: Final = "stale_timestamp"
-FUTURE_TIMESTAMP: Final = "future_timestamp"
-MALFORMED_SIGNATURE: Final = "malformed_signature"
-BAD_SIGNATURE: Final = "bad_signature"
-REPEATED_HEADER: Final = "repeated_header"
 
-AUTH_FAILURE_REASONS: Final[tuple[str, ...]] = (
-    MISSING_TOKEN,
-    INVALID_TOKEN,
-    MISSING_SIGNATURE,
-    MISSING_TIMESTAMP,
-    INVALID_TIMESTAMP,
-    STALE_TIMESTAMP,
-    FUTURE_TIMESTAMP,
-    MALFORMED_SIGNATURE,
-    BAD_SIGNATURE,
-    REPEATED_HEADER,
-)
+class AuthFailure(StrEnum):
+    """Why a request failed authentication: the ``AuthError.reason`` and its metric label."""
+
+    # S105: these are reason labels that mention a token, not tokens.
+    MISSING_TOKEN = "missing_token"  # noqa: S105
+    INVALID_TOKEN = "invalid_token"  # noqa: S105
+    MISSING_SIGNATURE = "missing_signature"
+    MISSING_TIMESTAMP = "missing_timestamp"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    MALFORMED_SIGNATURE = "malformed_signature"
+    BAD_SIGNATURE = "bad_signature"
+    REPEATED_HEADER = "repeated_header"
+
+
+AUTH_FAILURE_REASONS: Final[tuple[str, ...]] = tuple(AuthFailure)
 """Every ``AuthError.reason`` :meth:`Authenticator.verify` can raise."""
 
 # Up to 15 digits so that a millisecond timestamp (13 digits) is reported as such, not as
@@ -203,7 +198,7 @@ class Authenticator:
         if name in self.header_names():
             shown = _HEADER_DISPLAY.get(name, name.decode("latin-1"))
             raise AuthError(
-                REPEATED_HEADER,
+                AuthFailure.REPEATED_HEADER,
                 f"the {shown} header appears more than once; send it exactly once",
             )
 
@@ -211,48 +206,56 @@ class Authenticator:
         if not authorization:
             state = "is missing" if authorization is None else "is empty"
             raise AuthError(
-                MISSING_TOKEN, f"the Authorization header {state}; expected 'Bearer <token>'"
+                AuthFailure.MISSING_TOKEN,
+                f"the Authorization header {state}; expected 'Bearer <token>'",
             )
         if authorization[:7].lower() != _BEARER:
             raise AuthError(
-                MISSING_TOKEN,
+                AuthFailure.MISSING_TOKEN,
                 "the Authorization header does not use the Bearer scheme; "
                 "expected 'Bearer <token>'",
             )
         token = authorization[7:].strip(b" ")
         if not token:
-            raise AuthError(MISSING_TOKEN, "the Authorization header has no token after 'Bearer'")
+            raise AuthError(
+                AuthFailure.MISSING_TOKEN, "the Authorization header has no token after 'Bearer'"
+            )
         digest = hashlib.sha256(token).digest()
         matched = False
         for expected in self._token_digests:
             # No early exit: every configured token costs the same whichever matches.
             matched |= hmac.compare_digest(digest, expected)
         if not matched:
-            raise AuthError(INVALID_TOKEN, "the bearer token is not one of the accepted tokens")
+            raise AuthError(
+                AuthFailure.INVALID_TOKEN, "the bearer token is not one of the accepted tokens"
+            )
 
     def _verify_signature(
         self, signature: bytes | None, timestamp: bytes | None, body: bytes, now_s: float
     ) -> None:
         if not signature:
             state = "is missing" if signature is None else "is empty"
-            raise AuthError(MISSING_SIGNATURE, f"the {SIGNATURE_HEADER} header {state}")
+            raise AuthError(AuthFailure.MISSING_SIGNATURE, f"the {SIGNATURE_HEADER} header {state}")
         if not timestamp:
             state = "is missing" if timestamp is None else "is empty"
-            raise AuthError(MISSING_TIMESTAMP, f"the {TIMESTAMP_HEADER} header {state}")
+            raise AuthError(AuthFailure.MISSING_TIMESTAMP, f"the {TIMESTAMP_HEADER} header {state}")
         if _TIMESTAMP.fullmatch(timestamp) is None:
             raise AuthError(
-                INVALID_TIMESTAMP,
+                AuthFailure.INVALID_TIMESTAMP,
                 f"{TIMESTAMP_HEADER} is not Unix epoch seconds (expected whole seconds as "
                 "digits without a leading zero, e.g. 1767225600)",
             )
         self._check_window(now_s - float(timestamp))
         if len(signature) > _MAX_SIGNATURE_CHARS:
-            raise AuthError(MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is too long to be valid")
+            raise AuthError(
+                AuthFailure.MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is too long to be valid"
+            )
         try:
             raw_signature = binascii.a2b_base64(signature, strict_mode=True)
         except binascii.Error:
             raise AuthError(
-                MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is not standard, padded base64"
+                AuthFailure.MALFORMED_SIGNATURE,
+                f"{SIGNATURE_HEADER} is not standard, padded base64",
             ) from None
         digest = signed_message_sha256(timestamp, body)
         for key in self._public_keys:
@@ -262,7 +265,7 @@ class Authenticator:
                 continue
             return
         raise AuthError(
-            BAD_SIGNATURE,
+            AuthFailure.BAD_SIGNATURE,
             f"{SIGNATURE_HEADER} does not verify with any accepted public key "
             f"(RSA PKCS#1 v1.5, SHA-256 over '<{TIMESTAMP_HEADER}>.<raw body>')",
         )
@@ -271,7 +274,7 @@ class Authenticator:
         tolerance_s = self.timestamp_tolerance_s
         if age_s > tolerance_s:
             raise AuthError(
-                STALE_TIMESTAMP,
+                AuthFailure.STALE_TIMESTAMP,
                 f"{TIMESTAMP_HEADER} is {_whole_seconds(age_s)} s older than now, "
                 f"outside the ±{tolerance_s} s window",
             )
@@ -280,7 +283,7 @@ class Authenticator:
             if -age_s > _EPOCH_S_CEILING:
                 hint = " (it looks like milliseconds; seconds are expected)"
             raise AuthError(
-                FUTURE_TIMESTAMP,
+                AuthFailure.FUTURE_TIMESTAMP,
                 f"{TIMESTAMP_HEADER} is {_whole_seconds(-age_s)} s ahead of now, "
                 f"outside the ±{tolerance_s} s window{hint}",
             )
