@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 import orjson
 import structlog
@@ -24,6 +23,7 @@ from processor.ingress.failures import WriteFailureLog
 from processor.ingress.openapi import build_openapi
 from processor.ingress.request import find_request_id, new_request_id
 from processor.ingress.steps import WebhookSteps
+from processor.ingress.tally import CounterTally, HistogramTally
 from processor.kafka import Publisher
 from processor.settings import Settings
 
@@ -58,8 +58,12 @@ class IngressApp(WebhookSteps):
         self._allowed_projects = frozenset(settings.auth_allowed_project_ids)
         self.write_failures = WriteFailureLog(settings.ingress_failure_log_interval_s)
         # Metric children looked up once: labels() costs a lock and a dict per call.
-        self._status_counters: dict[int, Any] = {}
-        self._webhook_duration = metrics.INGRESS_REQUEST_DURATION.labels(ROUTE_WEBHOOK)
+        self._status_counters: dict[int, CounterTally] = {}
+        self._webhook_duration = HistogramTally(
+            metrics.INGRESS_REQUEST_DURATION.labels(ROUTE_WEBHOOK)
+        )
+        self._produce_duration = HistogramTally(metrics.INGRESS_PRODUCE_DURATION)
+        self._body_bytes = HistogramTally(metrics.INGRESS_BODY_BYTES)
         self._gauge_task: asyncio.Task[None] | None = None
         self._ops = OpsApp(lambda: self.ready, metrics.INGRESS_REGISTRY, self._readiness)
 
@@ -126,6 +130,7 @@ class IngressApp(WebhookSteps):
         while True:
             metrics.INGRESS_IN_FLIGHT.set(self.in_flight)
             self.write_failures.flush_due()
+            self.flush_metrics()
             await asyncio.sleep(0.5)
 
     async def shutdown(self) -> None:
@@ -140,6 +145,7 @@ class IngressApp(WebhookSteps):
             if task is not None:
                 task.cancel()
         metrics.INGRESS_IN_FLIGHT.set(0)
+        self.flush_metrics()
         await self.publisher.stop()
         log.info("ingress_stopped", unfinished=self.in_flight)
 
@@ -166,6 +172,8 @@ class IngressApp(WebhookSteps):
         if path == "/openapi.json":
             await send_text(send, 200, self._openapi, b"application/json")
             return
+        if path == "/metrics":
+            self.flush_metrics()
         status = await self._ops.answer(path, send)
         if path != "/metrics":  # scrapes are not counted as requests
             metrics.INGRESS_REQUESTS.labels(route, str(status)).inc()
@@ -180,6 +188,13 @@ class IngressApp(WebhookSteps):
             new_request_id(),
             extra_headers=[(b"allow", allow.encode())],
         )
+
+    def flush_metrics(self) -> None:
+        """Add the per-webhook counts held in this process to the metrics (see tally.py)."""
+        for counter in list(self._status_counters.values()):
+            counter.flush()
+        for histogram in (self._webhook_duration, self._produce_duration, self._body_bytes):
+            histogram.flush()
 
     def _readiness(self) -> dict[str, bool]:
         """What /readyz depends on, beside its verdict."""
@@ -196,8 +211,8 @@ class IngressApp(WebhookSteps):
             self.in_flight -= 1
             counter = self._status_counters.get(status)
             if counter is None:
-                counter = self._status_counters[status] = metrics.INGRESS_REQUESTS.labels(
-                    ROUTE_WEBHOOK, str(status)
+                counter = self._status_counters[status] = CounterTally(
+                    metrics.INGRESS_REQUESTS.labels(ROUTE_WEBHOOK, str(status))
                 )
             counter.inc()
             self._webhook_duration.observe(time.perf_counter() - started)

@@ -26,6 +26,7 @@ from processor.ingress.request import (
     read_body,
     request_id_of,
 )
+from processor.ingress.tally import HistogramTally
 from processor.ingress.webhook import Keyed, key_webhook, record_headers
 from processor.kafka import Delivered, Publisher
 
@@ -48,6 +49,8 @@ class WebhookSteps:
     _auth_mode: str
     _retry_after: list[tuple[bytes, bytes]]
     _allowed_projects: frozenset[str]
+    _produce_duration: HistogramTally
+    _body_bytes: HistogramTally
 
     async def handle_webhook(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Admit, read, verify, key, publish; answer 202, or the step's refusal."""
@@ -181,8 +184,8 @@ class WebhookSteps:
                 "the webhook could not be stored; retry later",
                 headers=self._retry_after,
             ) from None
-        metrics.INGRESS_PRODUCE_DURATION.observe(time.perf_counter() - produce_started)
-        metrics.INGRESS_BODY_BYTES.observe(len(raw))
+        self._produce_duration.observe(time.perf_counter() - produce_started)
+        self._body_bytes.observe(len(raw))
         return delivered
 
     def _too_large(self) -> Refusal:
