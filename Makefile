@@ -80,9 +80,17 @@ kafka-logs: ## Follow the local Kafka's log
 topics: kafka-up ## Create the project's topics (idempotent)
 	$(PY) -m processor topics create
 
-bench-ingress: $(STAMP) kafka-up ## Ingress webhooks/s and latency vs Kafka's limit and a naive receiver
+# The Go reference of bench-ingress, built from tests/bench/goref (go.sum pins franz-go).
+GOREF_BIN := .bench/goref
+GOREF_SRC := $(wildcard tests/bench/goref/*.go tests/bench/goref/go.*)
+BENCH_INGRESS_ARGS ?=
+
+$(GOREF_BIN): $(GOREF_SRC)
+	cd tests/bench/goref && go build -trimpath -o $(abspath $(GOREF_BIN)) .
+
+bench-ingress: $(STAMP) kafka-up $(GOREF_BIN) ## Ingress webhooks/s, latency, CPU/request vs a Go server, a naive receiver, Kafka's limit
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null
-	$(PY) -m tests.bench.ingress
+	$(PY) -m tests.bench.ingress --goref $(GOREF_BIN) $(BENCH_INGRESS_ARGS)
 
 # Peers measured beside the project live in their own environment, never in the runtime install.
 BENCH_VENV := .venv-bench

@@ -40,9 +40,9 @@ from processor.explorer.query import (
 )
 from processor.explorer.store import CallQuery, Store
 from processor.explorer.views import build_call, build_page, build_stats
-from processor.ingress.asgi import Receive, Scope, Send
+from processor.http.asgi import Receive, Scope, Send
+from processor.http.metrics_endpoint import render_metrics
 from processor.ingress.auth import Authenticator
-from processor.ingress.metrics_endpoint import render_metrics
 from processor.settings import AuthMode, Settings
 
 COOKIE = "recho_explorer_token"

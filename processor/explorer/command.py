@@ -12,8 +12,8 @@ from processor.explorer.api import ExplorerApp, check_exposure
 from processor.explorer.backends import open_store
 from processor.explorer.materialize import Materializer
 from processor.explorer.store import Store
+from processor.http.ops import EmbeddedServer
 from processor.logs import get_logger
-from processor.ops_http import EmbeddedServer
 from processor.settings import Settings
 
 log = get_logger(__name__)

@@ -5,7 +5,7 @@ tokens and public keys are read and parsed there, and only there, so a bad confi
 fails the process before it binds (:class:`~processor.errors.ConfigError`). After that,
 :meth:`Authenticator.verify` is pure: header bytes and the raw body in, ``None`` or an
 :class:`~processor.errors.AuthError` out. Its ``reason`` is one of
-:data:`AUTH_FAILURE_REASONS` (a bounded Prometheus label); its ``message`` is written for a
+:class:`AuthFailure` (a bounded Prometheus label); its ``message`` is written for a
 human, is sent back in the 401 answer, and never holds a token, key or signature.
 
 Choices where the Recho docs are silent:
@@ -35,44 +35,42 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
-from pathlib import Path
+from enum import StrEnum
 from typing import Final
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from processor.contract.headers import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_message_sha256
 from processor.errors import AuthError, ConfigError
+from processor.ingress.credentials import (
+    load_bearer_tokens_file,
+    load_public_keys,
+    load_public_keys_dir,
+    token_digest,
+)
 from processor.settings import AuthMode, Settings
 
-SIGNATURE_HEADER: Final = "X-Recho-Signature"
-TIMESTAMP_HEADER: Final = "X-Recho-Timestamp"
 
-# S105: these are reason labels that mention a token, not tokens.
-MISSING_TOKEN: Final = "missing_token"  # noqa: S105
-INVALID_TOKEN: Final = "invalid_token"  # noqa: S105
-MISSING_SIGNATURE: Final = "missing_signature"
-MISSING_TIMESTAMP: Final = "missing_timestamp"
-INVALID_TIMESTAMP: Final = "invalid_timestamp"
-STALE_TIMESTAMP: Final = "stale_timestamp"
-FUTURE_TIMESTAMP: Final = "future_timestamp"
-MALFORMED_SIGNATURE: Final = "malformed_signature"
-BAD_SIGNATURE: Final = "bad_signature"
-REPEATED_HEADER: Final = "repeated_header"
+class AuthFailure(StrEnum):
+    """Why a request failed authentication: the ``AuthError.reason`` and its metric label."""
 
-AUTH_FAILURE_REASONS: Final[tuple[str, ...]] = (
-    MISSING_TOKEN,
-    INVALID_TOKEN,
-    MISSING_SIGNATURE,
-    MISSING_TIMESTAMP,
-    INVALID_TIMESTAMP,
-    STALE_TIMESTAMP,
-    FUTURE_TIMESTAMP,
-    MALFORMED_SIGNATURE,
-    BAD_SIGNATURE,
-    REPEATED_HEADER,
-)
+    # S105: these are reason labels that mention a token, not tokens.
+    MISSING_TOKEN = "missing_token"  # noqa: S105
+    INVALID_TOKEN = "invalid_token"  # noqa: S105
+    MISSING_SIGNATURE = "missing_signature"
+    MISSING_TIMESTAMP = "missing_timestamp"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    MALFORMED_SIGNATURE = "malformed_signature"
+    BAD_SIGNATURE = "bad_signature"
+    REPEATED_HEADER = "repeated_header"
+
+
+AUTH_FAILURE_REASONS: Final[tuple[str, ...]] = tuple(AuthFailure)
 """Every ``AuthError.reason`` :meth:`Authenticator.verify` can raise."""
 
 # Up to 15 digits so that a millisecond timestamp (13 digits) is reported as such, not as
@@ -85,8 +83,6 @@ _MAX_SIGNATURE_CHARS: Final = 2732
 _BEARER: Final = b"bearer "
 _PKCS1V15: Final = padding.PKCS1v15()
 _PREHASHED_SHA256: Final = utils.Prehashed(hashes.SHA256())
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
-_PUBLIC_KEY_LABELS: Final = frozenset({"PUBLIC KEY", "RSA PUBLIC KEY"})
 _SIGNATURE_HEADERS: Final = frozenset({b"x-recho-signature", b"x-recho-timestamp"})
 _BEARER_HEADERS: Final = frozenset({b"authorization"})
 _HEADER_DISPLAY: Final = {
@@ -114,7 +110,7 @@ class Authenticator:
         if self.mode not in _VERIFIED_MODES:  # fail closed if AuthMode grows a member
             raise ConfigError(f"auth mode {self.mode} is not implemented by the ingress")
         self.timestamp_tolerance_s = timestamp_tolerance_s
-        self._token_digests = tuple(_token_digest(token) for token in bearer_tokens)
+        self._token_digests = tuple(token_digest(token) for token in bearer_tokens)
         self._public_keys = tuple(public_keys)
         if timestamp_tolerance_s < 1:
             raise ConfigError(f"timestamp tolerance must be >= 1 s, got {timestamp_tolerance_s}")
@@ -205,7 +201,7 @@ class Authenticator:
         if name in self.header_names():
             shown = _HEADER_DISPLAY.get(name, name.decode("latin-1"))
             raise AuthError(
-                REPEATED_HEADER,
+                AuthFailure.REPEATED_HEADER,
                 f"the {shown} header appears more than once; send it exactly once",
             )
 
@@ -213,53 +209,58 @@ class Authenticator:
         if not authorization:
             state = "is missing" if authorization is None else "is empty"
             raise AuthError(
-                MISSING_TOKEN, f"the Authorization header {state}; expected 'Bearer <token>'"
+                AuthFailure.MISSING_TOKEN,
+                f"the Authorization header {state}; expected 'Bearer <token>'",
             )
         if authorization[:7].lower() != _BEARER:
             raise AuthError(
-                MISSING_TOKEN,
+                AuthFailure.MISSING_TOKEN,
                 "the Authorization header does not use the Bearer scheme; "
                 "expected 'Bearer <token>'",
             )
         token = authorization[7:].strip(b" ")
         if not token:
-            raise AuthError(MISSING_TOKEN, "the Authorization header has no token after 'Bearer'")
+            raise AuthError(
+                AuthFailure.MISSING_TOKEN, "the Authorization header has no token after 'Bearer'"
+            )
         digest = hashlib.sha256(token).digest()
         matched = False
         for expected in self._token_digests:
             # No early exit: every configured token costs the same whichever matches.
             matched |= hmac.compare_digest(digest, expected)
         if not matched:
-            raise AuthError(INVALID_TOKEN, "the bearer token is not one of the accepted tokens")
+            raise AuthError(
+                AuthFailure.INVALID_TOKEN, "the bearer token is not one of the accepted tokens"
+            )
 
     def _verify_signature(
         self, signature: bytes | None, timestamp: bytes | None, body: bytes, now_s: float
     ) -> None:
         if not signature:
             state = "is missing" if signature is None else "is empty"
-            raise AuthError(MISSING_SIGNATURE, f"the {SIGNATURE_HEADER} header {state}")
+            raise AuthError(AuthFailure.MISSING_SIGNATURE, f"the {SIGNATURE_HEADER} header {state}")
         if not timestamp:
             state = "is missing" if timestamp is None else "is empty"
-            raise AuthError(MISSING_TIMESTAMP, f"the {TIMESTAMP_HEADER} header {state}")
+            raise AuthError(AuthFailure.MISSING_TIMESTAMP, f"the {TIMESTAMP_HEADER} header {state}")
         if _TIMESTAMP.fullmatch(timestamp) is None:
             raise AuthError(
-                INVALID_TIMESTAMP,
+                AuthFailure.INVALID_TIMESTAMP,
                 f"{TIMESTAMP_HEADER} is not Unix epoch seconds (expected whole seconds as "
                 "digits without a leading zero, e.g. 1767225600)",
             )
         self._check_window(now_s - float(timestamp))
         if len(signature) > _MAX_SIGNATURE_CHARS:
-            raise AuthError(MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is too long to be valid")
+            raise AuthError(
+                AuthFailure.MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is too long to be valid"
+            )
         try:
             raw_signature = binascii.a2b_base64(signature, strict_mode=True)
         except binascii.Error:
             raise AuthError(
-                MALFORMED_SIGNATURE, f"{SIGNATURE_HEADER} is not standard, padded base64"
+                AuthFailure.MALFORMED_SIGNATURE,
+                f"{SIGNATURE_HEADER} is not standard, padded base64",
             ) from None
-        message = hashlib.sha256(timestamp)
-        message.update(b".")
-        message.update(body)
-        digest = message.digest()
+        digest = signed_message_sha256(timestamp, body)
         for key in self._public_keys:
             try:
                 key.verify(raw_signature, digest, _PKCS1V15, _PREHASHED_SHA256)
@@ -267,7 +268,7 @@ class Authenticator:
                 continue
             return
         raise AuthError(
-            BAD_SIGNATURE,
+            AuthFailure.BAD_SIGNATURE,
             f"{SIGNATURE_HEADER} does not verify with any accepted public key "
             f"(RSA PKCS#1 v1.5, SHA-256 over '<{TIMESTAMP_HEADER}>.<raw body>')",
         )
@@ -276,7 +277,7 @@ class Authenticator:
         tolerance_s = self.timestamp_tolerance_s
         if age_s > tolerance_s:
             raise AuthError(
-                STALE_TIMESTAMP,
+                AuthFailure.STALE_TIMESTAMP,
                 f"{TIMESTAMP_HEADER} is {_whole_seconds(age_s)} s older than now, "
                 f"outside the ±{tolerance_s} s window",
             )
@@ -285,95 +286,23 @@ class Authenticator:
             if -age_s > _EPOCH_S_CEILING:
                 hint = " (it looks like milliseconds; seconds are expected)"
             raise AuthError(
-                FUTURE_TIMESTAMP,
+                AuthFailure.FUTURE_TIMESTAMP,
                 f"{TIMESTAMP_HEADER} is {_whole_seconds(-age_s)} s ahead of now, "
                 f"outside the ±{tolerance_s} s window{hint}",
             )
-
-
-def load_public_keys(pem: bytes, *, source: str) -> list[RSAPublicKey]:
-    """Every RSA public key in ``pem`` (one or more concatenated PEM blocks).
-
-    ``source`` names where the text came from, for the error message. Raises
-    :class:`ConfigError` if there is no PEM block, or any block is not an RSA public key.
-    """
-    if b"\\n" in pem and b"\n" not in pem.strip():
-        pem = pem.replace(b"\\n", b"\n")  # a one-line env var with escaped newlines
-    blocks = list(_PEM_BLOCK.finditer(pem))
-    if not blocks:
-        raise ConfigError(f"{source}: no PEM block found; expected -----BEGIN PUBLIC KEY-----")
-    keys: list[RSAPublicKey] = []
-    for number, block in enumerate(blocks, start=1):
-        where = f"{source} (PEM block {number})" if len(blocks) > 1 else source
-        label = block.group(1).decode("ascii")
-        if "PRIVATE" in label:
-            raise ConfigError(
-                f"{where} is a private key ({label}); only public keys belong here, "
-                "and the private key should not be on this host at all"
-            )
-        if label == "CERTIFICATE":
-            raise ConfigError(
-                f"{where} is a certificate; extract its key with `openssl x509 -pubkey -noout`"
-            )
-        if label not in _PUBLIC_KEY_LABELS:
-            raise ConfigError(f"{where} is a PEM '{label}' block, not a public key")
-        try:
-            key = serialization.load_pem_public_key(block.group(0))
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise ConfigError(f"{where} is not a readable PEM public key") from exc
-        if not isinstance(key, RSAPublicKey):
-            raise ConfigError(f"{where} is a {type(key).__name__}, not an RSA public key")
-        keys.append(key)
-    return keys
-
-
-def load_public_keys_dir(directory: Path) -> list[RSAPublicKey]:
-    """Every RSA public key in ``directory/*.pem``, files in name order."""
-    if not directory.is_dir():
-        raise ConfigError(f"public keys folder {directory} does not exist or is not a folder")
-    paths = sorted(directory.glob("*.pem"))
-    if not paths:
-        raise ConfigError(f"public keys folder {directory} holds no *.pem file")
-    keys: list[RSAPublicKey] = []
-    for path in paths:
-        try:
-            pem = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"cannot read public key file {path}: {exc.strerror}") from exc
-        keys += load_public_keys(pem, source=str(path))
-    return keys
-
-
-def load_bearer_tokens_file(path: Path) -> list[str]:
-    """The tokens in ``path``: one per line; blank lines and ``#`` comment lines ignored."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read bearer tokens file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"bearer tokens file {path} is not UTF-8 text") from exc
-    tokens: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        token = line.strip()
-        if not token or token.startswith("#"):
-            continue
-        if len(token.split()) != 1:
-            raise ConfigError(
-                f"{path}:{number}: a token cannot contain whitespace "
-                "(comments go on their own line, starting with #)"
-            )
-        tokens.append(token)
-    return tokens
-
-
-def _token_digest(token: str | bytes) -> bytes:
-    raw = token.encode() if isinstance(token, str) else token
-    if not raw or len(raw.split()) != 1:
-        raise ConfigError("a bearer token must be non-empty and contain no whitespace")
-    return hashlib.sha256(raw).digest()
 
 
 def _whole_seconds(seconds: float) -> int:
     """Round up, so "301 s older" is never printed as the 300 s limit it exceeds."""
     whole = int(seconds)
     return whole if whole == seconds else whole + 1
+
+
+__all__ = [
+    "AUTH_FAILURE_REASONS",
+    "AuthFailure",
+    "Authenticator",
+    "load_bearer_tokens_file",
+    "load_public_keys",
+    "load_public_keys_dir",
+]

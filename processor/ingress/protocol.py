@@ -22,8 +22,6 @@ counters. Parser errors are answered in the ingress's JSON error format.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, ClassVar
 
 import httptools
@@ -31,55 +29,9 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from processor import metrics
-from processor.ingress.app import new_request_id
+from processor.ingress.limits import HttpLimits, Phase
+from processor.ingress.request import new_request_id
 from processor.settings import Settings
-
-
-class Phase(IntEnum):
-    """Where a connection is in its current request."""
-
-    IDLE = 0  # between requests on a keep-alive connection
-    HEAD = 1  # receiving the request line and headers
-    BODY = 2  # headers done, the body is still coming
-    APP = 3  # request complete; the app is answering
-    DISCARD = 4  # answered early on a keep-alive connection; the body is thrown away
-    LINGER = 5  # answered and write side shut; reading until the client closes
-
-
-@dataclass(frozen=True, slots=True)
-class HttpLimits:
-    """The bounds, in the units the protocol uses."""
-
-    max_header_bytes: int
-    max_headers: int
-    header_timeout_s: float
-    body_timeout_s: float
-    keep_alive_s: float
-    max_connections: int
-    linger_s: float
-    linger_max_bytes: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> HttpLimits:
-        """The limits of ``settings``."""
-        return cls(
-            max_header_bytes=settings.ingress_max_header_bytes,
-            max_headers=settings.ingress_max_headers,
-            header_timeout_s=settings.ingress_header_timeout_s,
-            body_timeout_s=settings.ingress_body_timeout_s,
-            keep_alive_s=settings.ingress_keep_alive_s,
-            max_connections=settings.ingress_max_connections,
-            linger_s=settings.ingress_linger_s,
-            linger_max_bytes=settings.ingress_linger_max_bytes,
-        )
-
-    @property
-    def sweep_interval_s(self) -> float:
-        """How often timeouts are checked: a quarter of the shortest, within [50 ms, 1 s]."""
-        shortest = min(self.header_timeout_s, self.body_timeout_s, self.keep_alive_s)
-        if self.linger_s > 0:
-            shortest = min(shortest, self.linger_s)
-        return min(max(shortest / 4, 0.05), 1.0)
 
 
 class _RejectedError(Exception):
@@ -87,18 +39,51 @@ class _RejectedError(Exception):
 
 
 class _LingeringTransport:
-    """The transport a request cycle sees: its ``close`` lingers while the body is unread."""
+    """The transport a request cycle sees: its ``close`` lingers while the body is unread.
 
-    __slots__ = ("_protocol", "_transport", "get_extra_info", "is_closing", "write")
+    It also sends a response's head and body in one write: uvicorn writes them
+    separately, and each write to a socket is a system call (the profile's
+    largest item after the RSA verification). The head is held until the body
+    comes, the response completes, or the connection closes.
+    """
+
+    __slots__ = (
+        "_head",
+        "_head_seen",
+        "_protocol",
+        "_transport",
+        "get_extra_info",
+        "is_closing",
+    )
 
     def __init__(self, protocol: GuardedHttpToolsProtocol, transport: asyncio.Transport) -> None:
         self._protocol = protocol
         self._transport = transport
-        self.write = transport.write
+        self._head: bytes | None = None
+        self._head_seen = False
         self.is_closing = transport.is_closing
         self.get_extra_info = transport.get_extra_info
 
+    def write(self, data: bytes) -> None:
+        cycle = self._protocol.cycle
+        if not self._head_seen and cycle is not None and cycle.response_started:
+            # The first write after the response started is its head (a 100 Continue
+            # is written before the response starts, and goes out at once).
+            self._head_seen = True
+            self._head = data
+            return
+        head, self._head = self._head, None
+        self._transport.write(data if head is None else head + data)
+
+    def flush(self) -> None:
+        """Send a held head (a response without body bytes); ready for the next response."""
+        head, self._head = self._head, None
+        self._head_seen = False
+        if head is not None:
+            self._transport.write(head)
+
     def close(self) -> None:
+        self.flush()
         if self._protocol.phase is Phase.BODY:
             self._protocol.linger()
         else:
@@ -198,6 +183,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._phase_started = self.loop.time()
 
     def on_response_complete(self) -> None:
+        self._lingering.flush()
         super().on_response_complete()
         if self.phase is Phase.BODY:
             # Answered before the body was read (413): read on and drop it, bounded.

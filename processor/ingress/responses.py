@@ -1,13 +1,8 @@
-"""The ingress's answers: JSON bodies and the pydantic models that document them."""
+"""The pydantic models that document the ingress's answers (its OpenAPI document)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from pydantic import BaseModel, Field
-
-from processor.ingress.asgi import Send
 
 
 class Accepted(BaseModel):
@@ -31,45 +26,3 @@ class Problem(BaseModel):
     message: str = Field(description="What is wrong, for a human.")
     field: str | None = Field(default=None, description="Offending field path, if any.")
     request_id: str = Field(alias="requestId", description="Id of this request, also in logs.")
-
-
-_JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-async def send_json(
-    send: Send,
-    status: int,
-    body: dict[str, Any],
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    """Send a complete JSON response."""
-    payload = orjson.dumps(body)
-    headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
-    if extra_headers:
-        headers.extend(extra_headers)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
-
-
-async def send_problem(
-    send: Send,
-    status: int,
-    error: str,
-    message: str,
-    request_id: str,
-    *,
-    field: str | None = None,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    """Send a :class:`Problem` answer."""
-    body: dict[str, Any] = {"error": error, "message": message, "requestId": request_id}
-    if field is not None:
-        body["field"] = field
-    await send_json(send, status, body, extra_headers)
-
-
-async def send_text(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    """Send a complete non-JSON response (metrics exposition)."""
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -22,9 +22,9 @@ import uvicorn
 from prometheus_client import multiprocess
 
 from processor.errors import ConfigError
+from processor.http.metrics_endpoint import MULTIPROC_ENV
 from processor.ingress.app import IngressApp
 from processor.ingress.auth import Authenticator
-from processor.ingress.metrics_endpoint import MULTIPROC_ENV
 from processor.ingress.protocol import protocol_class
 from processor.kafka import Publisher
 from processor.logs import configure_logging, get_logger

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import orjson
 
 from processor.contract import parse_envelope
+from processor.contract.headers import (
+    HEADER_AUTH_MODE,
+    HEADER_CONTENT_SHA256,
+    HEADER_FLAGS,
+    HEADER_RECEIVED_AT,
+    HEADER_REQUEST_ID,
+)
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
 
 FLAG_OFF_SCHEMA = "off_schema"
-
-HEADER_RECEIVED_AT = "recho-received-at-ms"
-HEADER_AUTH_MODE = "recho-auth-mode"
-HEADER_CONTENT_SHA256 = "recho-content-sha256"
-HEADER_REQUEST_ID = "recho-request-id"
-HEADER_FLAGS = "recho-flags"
 
 
 @dataclass(frozen=True, slots=True)

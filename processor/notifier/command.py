@@ -8,8 +8,8 @@ import structlog
 
 from processor import metrics
 from processor.entry import run_main, stop_event
+from processor.http.ops import OpsServer
 from processor.notifier.runner import Notifier
-from processor.ops_http import OpsServer
 from processor.retry import RetryPolicy
 from processor.settings import Settings
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from processor.contract.headers import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from processor.errors import ConfigError
-from processor.ingress.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 PRIVATE_KEY_SUFFIX = ".key"
 """Not ``.pem``: a folder of key pairs can then serve as the ingress's public keys folder."""

@@ -9,7 +9,7 @@ import structlog
 from processor import metrics
 from processor.entry import run_main, stop_event
 from processor.errors import FencedError
-from processor.ops_http import OpsServer
+from processor.http.ops import OpsServer
 from processor.settings import Settings
 from processor.worker.runner import Worker
 

@@ -25,8 +25,8 @@ from processor.calls import (
     alert_id,
 )
 from processor.contract import CallStatus, Envelope, EventType, envelope_flags, parse_envelope
+from processor.contract.headers import HEADER_RECEIVED_AT
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
-from processor.ingress.webhook import HEADER_RECEIVED_AT
 from processor.kafka.records import Record
 from processor.outputs.alerts import UNREADABLE_CODE
 from processor.outputs.dead_letters import DeadLetterReason

@@ -3,7 +3,11 @@
 Same run, same broker, same machine:
   (a) Kafka's ProducerPerformance at the same record size with acks=all;
   (b) a naive receiver awaiting one aiokafka ``send_and_wait`` per request;
-  (c) the project's ingress (RSA-SHA256 verification, ``--workers N``).
+  (c) a straightforward Go server (net/http, crypto/rsa, franz-go; tests/bench/goref),
+      the same verification, acks=all, idempotent, 202 after the ack;
+  (d) the project's ingress (RSA-SHA256 verification, ``--workers N``).
+Each server's CPU time (its processes and their children, from /proc) is read
+around every run, giving CPU microseconds per answered request.
 Load comes from wrk over pre-signed ~1 KB bodies with varied callIds (signed
 afresh before each phase, so no timestamp leaves the ±300 s window).
 Saturation runs are repeated and the median kept; a paced run at 2,000/s
@@ -18,14 +22,15 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -36,6 +41,8 @@ from tests.factories import make_envelope, make_error, to_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 LUA = Path(__file__).with_name("wrk_requests.lua")
+GOREF = REPO / ".bench" / "goref"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 STATUSES = ["PENDING", "REQUESTED", "CALLING", "CLOSING", "COMPLETED"]
 
@@ -74,8 +81,10 @@ def wrk(
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
     return {
         "rps": float(rps.group(1)) if rps else 0.0,
+        "requests": float(total.group(1)) if total else 0.0,
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
         "p50_ms": _latency(out, "50%"),
         "p99_ms": _latency(out, "99%"),
@@ -90,15 +99,61 @@ def _latency(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def paced(url: str, data: Path, seconds: int, rate: int) -> dict[str, float]:
+def paced(server: Server, data: Path, seconds: int, rate: int) -> dict[str, float]:
     """A run near ``rate`` requests/s: calibrate the per-connection delay, then measure."""
     connections = 64
     delay_ms = 1000 * connections / rate
-    probe = wrk(url, data, 4, connections, delay_ms)
+    probe = wrk(server.url, data, 4, connections, delay_ms)
     cycle_ms = 1000 * connections / max(probe["rps"], 1.0)
     overhead_ms = max(cycle_ms - delay_ms, 0.0)
     delay_ms = max(1000 * connections / rate - overhead_ms, 0.1)
-    return wrk(url, data, seconds, connections, delay_ms)
+    return server.measure(data, seconds, connections, delay_ms)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its live descendants, from /proc."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+@dataclass
+class Server:
+    """One receiver under test: how to start it, where it answers, what it measured."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    port: int
+    path: str = "/webhooks/recho"
+    health: str = "/healthz"
+    proc: subprocess.Popen[bytes] | None = None
+    runs: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def measure(
+        self, data: Path, seconds: int, connections: int, delay_ms: float = 0
+    ) -> dict[str, float]:
+        """One wrk run, with this server's CPU time per answered request."""
+        assert self.proc is not None
+        before = cpu_seconds(self.proc.pid)
+        run = wrk(self.url, data, seconds, connections, delay_ms)
+        used = cpu_seconds(self.proc.pid) - before
+        run["cpu_us"] = 1e6 * used / max(run["requests"], 1.0)
+        run["cores"] = used / seconds
+        return run
 
 
 def producer_perf(bootstrap: str, topic: str, records: int, size: int) -> float:
@@ -119,6 +174,13 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
     """Start a server process logging to ``log``."""
     handle = log.open("ab")
     return subprocess.Popen(command, env=env, stdout=handle, stderr=handle)
+
+
+def free_port() -> int:
+    """A port nothing listens on now (benchmarks of several engineers share the machine)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_listening(url: str, timeout_s: float = 30) -> None:
@@ -142,19 +204,56 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def bench_topics(bootstrap: str) -> tuple[Settings, str, str]:
-    """Fresh topics for this run: the ingress's, the naive receiver's, ProducerPerformance's."""
+def bench_topics(bootstrap: str) -> tuple[Settings, str, str, str]:
+    """Fresh topics for this run: ingress, naive receiver, Go reference, ProducerPerformance."""
     run = uuid.uuid4().hex[:8]
     names = {
         f"topic_{n}": f"bench-{run}.{n}"
         for n in ("webhooks", "call_events", "call_state", "call_alerts", "dlq", "changelog")
     }
     settings = Settings(kafka_bootstrap_servers=bootstrap, **names)
-    naive, perf = f"bench-{run}.naive", f"bench-{run}.perf"
+    naive, goref, perf = f"bench-{run}.naive", f"bench-{run}.goref", f"bench-{run}.perf"
     asyncio.run(create_topics(settings))
-    for topic in (naive, perf):
+    for topic in (naive, goref, perf):
         asyncio.run(create_topics(settings.model_copy(update={"topic_webhooks": topic})))
-    return settings, naive, perf
+    return settings, naive, goref, perf
+
+
+def bootstrap_servers() -> str:
+    """``KAFKA_BOOTSTRAP_SERVERS`` (as the test suite reads it), else the settings' default."""
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or Settings().kafka_bootstrap_servers
+
+
+def build_servers(
+    args: argparse.Namespace, bootstrap: str, topics: tuple[str, str, str], public: Path
+) -> list[Server]:
+    """The receivers of this run, on free ports, in the order they are measured."""
+    ours_topic, naive_topic, goref_topic = topics
+    ours_port, naive_port, goref_port = free_port(), free_port(), free_port()
+    ours_env = {
+        **os.environ,
+        "PROCESSOR_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "PROCESSOR_TOPIC_WEBHOOKS": ours_topic,
+        "PROCESSOR_AUTH_MODE": "SIGNATURE_RSA_SHA256",
+        "PROCESSOR_AUTH_PUBLIC_KEYS_DIR": str(public.parent),
+        "PROCESSOR_INGRESS_PORT": str(ours_port),
+        "PROCESSOR_INGRESS_WORKERS": str(args.workers),
+        "PROCESSOR_LOG_JSON": "true",
+    }
+    naive_cmd = [
+        sys.executable, "-m", "tests.bench.naive_receiver", str(naive_port), bootstrap,
+        naive_topic, str(public),
+    ]  # fmt: skip
+    goref_cmd = [
+        str(args.goref), "-addr", f"127.0.0.1:{goref_port}", "-brokers", bootstrap,
+        "-topic", goref_topic, "-pubkey", str(public),
+    ]  # fmt: skip
+    every = {
+        "ours": Server("ours", [sys.executable, "-m", "processor", "ingress"], ours_env, ours_port),
+        "goref": Server("goref", goref_cmd, {**os.environ, "GOMAXPROCS": "2"}, goref_port),
+        "naive": Server("naive", naive_cmd, dict(os.environ), naive_port, health="/"),
+    }
+    return [every[name] for name in args.only.split(",")]
 
 
 def main() -> None:
@@ -165,11 +264,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--paced-rate", type=int, default=2000)
+    parser.add_argument("--only", default="ours,goref,naive", help="servers, comma separated")
+    parser.add_argument("--no-perf", action="store_true", help="skip ProducerPerformance")
+    parser.add_argument("--goref", type=Path, default=GOREF, help="the built Go reference")
     parser.add_argument("--output", type=Path, default=REPO / ".bench" / "ingress.json")
     args = parser.parse_args()
 
-    bootstrap = Settings().kafka_bootstrap_servers
-    settings, naive_topic, perf_topic = bench_topics(bootstrap)
+    bootstrap = bootstrap_servers()
+    settings, naive_topic, goref_topic, perf_topic = bench_topics(bootstrap)
     work = Path(tempfile.mkdtemp(prefix="bench-ingress-"))
     private, public = generate_key_pair(work / "keys")
     signer = Signer.from_pem_file(private)
@@ -177,85 +279,104 @@ def main() -> None:
     log = work / "servers.log"
     size = make_requests(data, signer, 20000, 4000)
     print(f"bodies ~{size} B, RSA-2048 signed, 20,000 requests over 4,000 callIds; logs: {log}")
+    print(f"broker {bootstrap}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
 
-    env = {
-        **os.environ,
-        "PROCESSOR_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "PROCESSOR_TOPIC_WEBHOOKS": settings.topic_webhooks,
-        "PROCESSOR_AUTH_MODE": "SIGNATURE_RSA_SHA256",
-        "PROCESSOR_AUTH_PUBLIC_KEYS_DIR": str(public.parent),
-        "PROCESSOR_INGRESS_PORT": "18080",
-        "PROCESSOR_INGRESS_WORKERS": str(args.workers),
-        "PROCESSOR_LOG_JSON": "true",
-    }
-    ours_url = "http://127.0.0.1:18080/webhooks/recho"
-    naive_url = "http://127.0.0.1:18081/webhooks/recho"
-    naive_cmd = [
-        sys.executable, "-m", "tests.bench.naive_receiver", "18081", bootstrap, naive_topic,
-        str(public),
-    ]  # fmt: skip
-    results: dict[str, Any] = {"ours": [], "naive": [], "perf": []}
-    ours = start([sys.executable, "-m", "processor", "ingress"], env, log)
-    naive = start(naive_cmd, dict(os.environ), log)
+    topics = (settings.topic_webhooks, naive_topic, goref_topic)
+    servers = build_servers(args, bootstrap, topics, public)
+    perf: list[float] = []
     try:
-        wait_listening("http://127.0.0.1:18080/healthz")
-        wait_listening("http://127.0.0.1:18081/")
+        for server in servers:
+            server.proc = start(server.command, server.env, log)
+        for server in servers:
+            wait_listening(f"http://127.0.0.1:{server.port}{server.health}")
         time.sleep(2)
-        wrk(ours_url, data, 3, args.connections)  # warm up both
-        wrk(naive_url, data, 3, args.connections)
+        for server in servers:  # warm up
+            wrk(server.url, data, 3, args.connections)
         for i in range(args.repeats):
             make_requests(data, signer, 20000, 4000)
-            results["perf"].append(producer_perf(bootstrap, perf_topic, 200000, size))
-            results["ours"].append(wrk(ours_url, data, args.seconds, args.connections))
-            results["naive"].append(wrk(naive_url, data, args.seconds, args.connections))
+            if not args.no_perf:
+                perf.append(producer_perf(bootstrap, perf_topic, 200000, size))
+            for server in servers:
+                server.runs.append(server.measure(data, args.seconds, args.connections))
             print(
-                f"repeat {i + 1}: ProducerPerformance {results['perf'][-1]:,.0f}/s, "
-                f"ingress {results['ours'][-1]['rps']:,.0f}/s, "
-                f"naive {results['naive'][-1]['rps']:,.0f}/s"
+                f"repeat {i + 1}: "
+                + ", ".join(f"{s.name} {s.runs[-1]['rps']:,.0f}/s" for s in servers)
+                + (f", ProducerPerformance {perf[-1]:,.0f}/s" if perf else "")
             )
         make_requests(data, signer, 20000, 4000)
-        results["ours_paced"] = paced(ours_url, data, args.seconds, args.paced_rate)
-        results["naive_paced"] = paced(naive_url, data, args.seconds, args.paced_rate)
+        paced_runs = {s.name: paced(s, data, args.seconds, args.paced_rate) for s in servers}
     finally:
-        stop(ours)
-        stop(naive)
-    report(results, args, size)
+        for server in servers:
+            if server.proc is not None:
+                stop(server.proc)
+    report(servers, paced_runs, perf, args, size)
 
 
-def report(results: dict[str, Any], args: argparse.Namespace, size: int) -> None:
+LABELS = {
+    "ours": "ingress, RSA, {workers} workers",
+    "goref": "Go reference (net/http, franz-go), RSA",
+    "naive": "naive send_and_wait receiver, RSA, 1 process",
+}
+
+
+def report(
+    servers: list[Server],
+    paced_runs: dict[str, dict[str, float]],
+    perf: list[float],
+    args: argparse.Namespace,
+    size: int,
+) -> None:
     """Print the table and ratios; save the raw numbers."""
-    med = {k: statistics.median(r["rps"] for r in results[k]) for k in ("ours", "naive")}
-    perf = statistics.median(results["perf"])
-    non2xx = sum(r["non_2xx"] for r in results["ours"])
-    print()
-    print(f"| run (median of {args.repeats} x {args.seconds} s) | webhooks/s | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|")
-    print(f"| Kafka ProducerPerformance, {size} B records, acks=all | {perf:,.0f} | | |")
-    rows = (
-        (f"ingress, RSA, {args.workers} workers", "ours"),
-        ("naive send_and_wait receiver, RSA, 1 process", "naive"),
-    )
-    for name, key in rows:
-        runs = results[key]
-        p50 = statistics.median(r["p50_ms"] for r in runs)
-        p99 = statistics.median(r["p99_ms"] for r in runs)
-        print(
-            f"| {name}, {args.connections} connections | {med[key]:,.0f} | {p50:.1f} | {p99:.1f} |"
-        )
-    for name, key in (("ingress", "ours_paced"), ("naive receiver", "naive_paced")):
-        run = results[key]
-        print(
-            f"| {name} paced at {args.paced_rate}/s | {run['rps']:,.0f} | "
-            f"{run['p50_ms']:.1f} | {run['p99_ms']:.1f} |"
-        )
     print()
     print(
-        f"ingress / naive = {med['ours'] / med['naive']:.2f}x; "
-        f"ingress / ProducerPerformance = {med['ours'] / perf:.2f}; "
-        f"non-2xx answers in saturation runs: {non2xx:.0f}"
+        f"| run (median of {args.repeats} x {args.seconds} s) | webhooks/s | p50 ms | p99 ms "
+        "| CPU µs/request | cores used |"
     )
+    print("|---|---:|---:|---:|---:|---:|")
+    if perf:
+        median_perf = statistics.median(perf)
+        print(
+            f"| Kafka ProducerPerformance, {size} B records, acks=all "
+            f"| {median_perf:,.0f} | | | | |"
+        )
+    rps: dict[str, float] = {}
+    for server in servers:
+        runs = server.runs
+        name = LABELS[server.name].format(workers=args.workers)
+        rps[server.name] = statistics.median(r["rps"] for r in runs)
+
+        def med(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        print(
+            f"| {name}, {args.connections} connections | {rps[server.name]:,.0f} | "
+            f"{med('p50_ms'):.1f} | {med('p99_ms'):.1f} | "
+            f"{med('cpu_us'):.0f} | {med('cores'):.2f} |"
+        )
+    for server in servers:
+        run = paced_runs[server.name]
+        name = LABELS[server.name].format(workers=args.workers)
+        print(
+            f"| {name}, paced at {args.paced_rate}/s | {run['rps']:,.0f} | "
+            f"{run['p50_ms']:.1f} | {run['p99_ms']:.1f} | "
+            f"{run['cpu_us']:.0f} | {run['cores']:.2f} |"
+        )
+    print()
+    ratios = []
+    if "ours" in rps:
+        for other in ("goref", "naive"):
+            if other in rps:
+                ratios.append(f"ingress / {other} = {rps['ours'] / rps[other]:.2f}x")
+        if perf:
+            ratios.append(
+                f"ingress / ProducerPerformance = {rps['ours'] / statistics.median(perf):.2f}"
+            )
+        non2xx = sum(r["non_2xx"] for s in servers if s.name == "ours" for r in s.runs)
+        ratios.append(f"non-2xx answers of the ingress in saturation runs: {non2xx:.0f}")
+    print("; ".join(ratios))
     args.output.parent.mkdir(exist_ok=True)
-    args.output.write_text(json.dumps({"results": results, "size": size}, indent=2))
+    raw = {s.name: {"saturation": s.runs, "paced": paced_runs[s.name]} for s in servers}
+    args.output.write_text(json.dumps({"results": raw, "perf": perf, "size": size}, indent=2))
 
 
 if __name__ == "__main__":

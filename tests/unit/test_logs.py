@@ -10,8 +10,8 @@ import pytest
 import structlog
 
 from processor import metrics
+from processor.http.ops import OpsServer
 from processor.logs import StartupNoiseFilter, configure_logging
-from processor.ops_http import OpsServer
 
 COORDINATOR_MESSAGE = "Group Coordinator Request failed: %s"
 COORDINATOR_ERROR = "[Error 15] CoordinatorNotAvailableError"

@@ -9,8 +9,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from processor import metrics
+from processor.http.ops import OpsApp
 from processor.ingress.server import create_app
-from processor.ops_http import OpsApp
 from processor.settings import Settings
 from tests.support.asgi import get
 

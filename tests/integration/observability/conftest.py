@@ -43,10 +43,10 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from processor import metrics
+from processor.http.ops import EmbeddedServer, OpsServer
 from processor.ingress.server import create_app
 from processor.kafka import Publisher
 from processor.kafka.admin import create_topics
-from processor.ops_http import EmbeddedServer, OpsServer
 from processor.settings import AuthMode, Settings
 from processor.simulate import SimulationReport, simulate
 from tests.factories import make_envelope_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from processor.ingress.webhook import HEADER_AUTH_MODE
+from processor.contract.headers import HEADER_AUTH_MODE
 from processor.settings import AuthMode, Settings
 from processor.simulate import DeliveryResult, SentEvent, ensure_key_pair, simulate
 from tests.integration.conftest import ReadTopic

@@ -18,8 +18,8 @@ from unittest import mock
 import yaml
 
 from processor import metrics
+from processor.http.ops import OpsApp
 from processor.ingress.server import create_app
-from processor.ops_http import OpsApp
 from processor.settings import Settings
 from tests.support.asgi import get
 

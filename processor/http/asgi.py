@@ -1,4 +1,4 @@
-"""ASGI type aliases: the ingress is a plain ASGI app, no framework on the hot path."""
+"""ASGI type aliases: the servers here are plain ASGI apps, no framework on the hot path."""
 
 from __future__ import annotations
 

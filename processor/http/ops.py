@@ -1,9 +1,9 @@
-"""A small HTTP endpoint for the background processes: /metrics, /healthz, /readyz.
+"""The operational endpoints: /metrics, /healthz, /readyz.
 
-The worker and the notifier serve it on their own port, each with its own
+The worker and the notifier serve them on their own port, each with its own
 registry of processor/metrics.py, so Prometheus can scrape them and
-orchestrators can probe them. uvicorn runs it in the
-process's own event loop.
+orchestrators can probe them; uvicorn runs it in the process's own event loop.
+The ingress mounts the same app beside its webhook route.
 """
 
 from __future__ import annotations
@@ -11,36 +11,57 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Generator
+from typing import Any, Final
 
 import uvicorn
 from prometheus_client import CollectorRegistry
 
-from processor.ingress.asgi import Receive, Scope, Send
-from processor.ingress.metrics_endpoint import render_metrics
-from processor.ingress.responses import send_json, send_text
+from processor.http.asgi import Receive, Scope, Send
+from processor.http.metrics_endpoint import render_metrics
+from processor.http.responses import send_json, send_text
+
+OPS_ROUTES: Final = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 class OpsApp:
-    """ASGI app answering the three operational routes."""
+    """ASGI app answering the three operational routes.
 
-    def __init__(self, ready: Callable[[], bool], registry: CollectorRegistry) -> None:
+    ``details``, when given, adds what readiness depends on to the /readyz body.
+    """
+
+    def __init__(
+        self,
+        ready: Callable[[], bool],
+        registry: CollectorRegistry,
+        details: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self._ready = ready
         self._registry = registry
+        self._details = details
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
+        if await self.answer(path, send) is None:
+            await send_json(send, 404, {"error": "not_found", "message": f"no route {path}"})
+
+    async def answer(self, path: str, send: Send) -> int | None:
+        """Answer ``path`` if it is one of :data:`OPS_ROUTES`; return the status sent, or None."""
         if path == "/metrics":
             body, content_type = render_metrics(self._registry)
             await send_text(send, 200, body, content_type)
-        elif path == "/healthz":
+            return 200
+        if path == "/healthz":
             await send_json(send, 200, {"status": "alive"})
-        elif path == "/readyz":
+            return 200
+        if path == "/readyz":
             ready = self._ready()
-            await send_json(send, 200 if ready else 503, {"ready": ready})
-        else:
-            await send_json(send, 404, {"error": "not_found", "message": f"no route {path}"})
+            status = 200 if ready else 503
+            extra = self._details() if self._details is not None else {}
+            await send_json(send, status, {"ready": ready, **extra})
+            return status
+        return None
 
 
 class EmbeddedServer(uvicorn.Server):
