@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from processor.contract import parse_envelope
+from processor.contract import EnvelopeFlag, parse_envelope
 from processor.contract.headers import (
     HEADER_AUTH_MODE,
     HEADER_CONTENT_SHA256,
@@ -22,8 +22,6 @@ from processor.contract.headers import (
     HEADER_REQUEST_ID,
 )
 from processor.errors import ContractError, MissingCallIdError, NotJsonObjectError
-
-FLAG_OFF_SCHEMA = "off_schema"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +63,7 @@ def _key_off_schema(raw: bytes, error: ContractError) -> Keyed:
             field="body.data.callId",
         ) from error
     project = project_id if isinstance(project_id, str) else None
-    return Keyed(call_id, (FLAG_OFF_SCHEMA,), project)
+    return Keyed(call_id, (EnvelopeFlag.OFF_SCHEMA,), project)
 
 
 def record_headers(

@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from processor.contract.headers import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from processor.contract.headers import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_message
 from processor.errors import ConfigError
 
 PRIVATE_KEY_SUFFIX = ".key"
@@ -87,7 +87,7 @@ class Signer:
         """The two signature headers for ``body`` sent at ``timestamp`` (epoch seconds)."""
         stamp = str(timestamp)
         signature = self._private_key.sign(
-            stamp.encode("ascii") + b"." + body, padding.PKCS1v15(), hashes.SHA256()
+            signed_message(stamp.encode("ascii"), body), padding.PKCS1v15(), hashes.SHA256()
         )
         return {
             SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"),
