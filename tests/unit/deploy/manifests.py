@@ -18,6 +18,8 @@ from unittest import mock
 import yaml
 
 from processor import metrics
+from processor.explorer.api import ExplorerApp
+from processor.explorer.backends import open_store
 from processor.http.ops import OpsApp
 from processor.ingress.server import create_app
 from processor.settings import Settings
@@ -39,6 +41,7 @@ PORT_SETTING = {
     "ingress": "ingress_port",
     "worker": "worker_metrics_port",
     "notifier": "notifier_metrics_port",
+    "explorer": "explorer_port",
 }
 PROBE_PATHS = {"/healthz", "/readyz"}
 GRAFANA_VARIABLES = {"$__rate_interval", "$__interval"}
@@ -71,6 +74,23 @@ def configmap() -> dict[str, str]:
     return data
 
 
+def secret_env(name: str = "recho-processor-secrets") -> dict[str, str]:
+    data: dict[str, str] = k8s("Secret", name)["stringData"]
+    return data
+
+
+def pod_env(container: dict[str, Any]) -> dict[str, str]:
+    """The variables a container loads: its envFrom ConfigMaps and Secrets, then env."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(k8s("ConfigMap", source["configMapRef"]["name"])["data"])
+        if "secretRef" in source:
+            env.update(secret_env(source["secretRef"]["name"]))
+    env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+    return env
+
+
 def pod_specs() -> Iterator[tuple[str, dict[str, Any]]]:
     for doc in k8s_docs():
         if doc["kind"] in ("Deployment", "Job"):
@@ -99,12 +119,15 @@ def processor_services() -> dict[str, dict[str, Any]]:
 _INTERPOLATION = re.compile(r"\$\{\w+:-([^}]*)\}")
 
 
+def interpolate(value: str) -> str:
+    """A compose value with each ${VAR:-default} replaced by its default."""
+    return _INTERPOLATION.sub(r"\1", value)
+
+
 def settings_from_env(env: dict[str, Any]) -> Settings:
     """Settings as a process with exactly these PROCESSOR_* variables would build them."""
     environ = {
-        key: _INTERPOLATION.sub(r"\1", str(value))
-        for key, value in env.items()
-        if key.startswith("PROCESSOR_")
+        key: interpolate(str(value)) for key, value in env.items() if key.startswith("PROCESSOR_")
     }
     with mock.patch.dict(os.environ, environ, clear=True):
         return Settings()
@@ -131,5 +154,9 @@ async def get_status(app: Any, path: str) -> int:
 def app_for(command: str) -> Any:
     if command == "ingress":
         return create_app(Settings())
+    if command == "explorer":
+        # The ops routes never touch the store: it is built but never opened.
+        store = open_store(Settings(explorer_db_path=Path("/nonexistent/explorer.db")))
+        return ExplorerApp(Settings(), store, lambda: True)
     registry = metrics.WORKER_REGISTRY if command == "worker" else metrics.NOTIFIER_REGISTRY
     return OpsApp(lambda: True, registry)

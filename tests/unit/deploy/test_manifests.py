@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from urllib.parse import urlsplit
 
 import yaml
 
 from processor.cli import commands
+from processor.explorer.api import check_exposure, is_loopback
 from tests.unit.deploy.manifests import (
     DEFAULTS,
     DEPLOY,
@@ -22,11 +24,14 @@ from tests.unit.deploy.manifests import (
     containers,
     dockerfile,
     env_names,
+    interpolate,
     k8s,
     k8s_docs,
     load_yaml,
+    pod_env,
     pod_specs,
     processor_services,
+    secret_env,
     settings_from_env,
     unknown_settings,
 )
@@ -69,18 +74,23 @@ class TestSettingsNames:
             settings_from_env(service["environment"])
 
     def test_kubernetes_uses_only_real_settings(self) -> None:
-        """ConfigMap, Secret and container env name only fields of Settings."""
+        """ConfigMap, Secrets and container env name only fields of Settings."""
         names = env_names(configmap())
-        names |= env_names(k8s("Secret", "recho-processor-secrets")["stringData"])
+        for doc in k8s_docs():
+            if doc["kind"] == "Secret":
+                names |= env_names(doc["stringData"])
         for _, container in containers():
             names |= env_names({e["name"]: e for e in container.get("env", [])})
         assert names
         assert not unknown_settings(names)
 
     def test_configmap_values_are_valid_settings(self) -> None:
-        """The ConfigMap with the Secret builds valid Settings."""
+        """The ConfigMap with the Secret builds valid Settings, and so does what each
+        container loads (the explorer's own Secret included)."""
         secret = k8s("Secret", "recho-processor-secrets")["stringData"]
         settings_from_env({**configmap(), **secret})
+        for _, container in containers():
+            settings_from_env(pod_env(container))
 
     def test_containers_load_only_objects_that_exist(self) -> None:
         """envFrom and secret volumes name ConfigMaps and Secrets of the manifests."""
@@ -103,7 +113,7 @@ class TestSettingsNames:
         secret = k8s("Secret", "recho-processor-secrets")["stringData"]
         assert {"PROCESSOR_KAFKA_SASL_USERNAME", "PROCESSOR_KAFKA_SASL_PASSWORD"} <= set(secret)
         assert "ca.pem" in k8s("Secret", "recho-kafka-tls")["stringData"]
-        kafka_pods = {"ingress", "worker", "notifier", "topics"}
+        kafka_pods = {"ingress", "worker", "notifier", "explorer", "topics"}
         checked = set()
         for _name, c in containers():
             if c["args"][0] not in kafka_pods:
@@ -146,21 +156,21 @@ class TestCommandsAndImages:
         argvs += [c["args"] for _, c in containers()]
         for argv in argvs:
             assert argv[0] in known, argv
-        assert {"ingress", "worker", "notifier", "topics"} <= {a[0] for a in argvs}
+        assert {"ingress", "worker", "notifier", "explorer", "topics"} <= {a[0] for a in argvs}
 
     def test_topics_are_created_before_the_pipeline_starts(self) -> None:
         """Compose and Kubernetes both run `processor topics create`."""
         assert compose()["services"]["topics"]["command"] == ["topics", "create"]
         job = k8s("Job", "recho-topics")["spec"]["template"]["spec"]
         assert job["containers"][0]["args"] == ["topics", "create"]
-        for name in ("ingress", "worker", "notifier"):
+        for name in ("ingress", "worker", "notifier", "explorer"):
             condition = compose()["services"][name]["depends_on"]["topics"]["condition"]
             assert condition == "service_completed_successfully"
 
     def test_compose_runs_every_part(self) -> None:
         """Compose has KRaft Kafka from apache/kafka, the processes and the monitoring."""
         services = compose()["services"]
-        wanted = {"kafka", "topics", "ingress", "worker", "notifier"}
+        wanted = {"kafka", "topics", "ingress", "worker", "notifier", "explorer", "postgres"}
         assert wanted | {"prometheus", "alertmanager", "grafana"} <= services.keys()
         kafka = services["kafka"]
         assert kafka["image"].startswith("apache/kafka:")
@@ -177,6 +187,66 @@ class TestCommandsAndImages:
             context = (DEPLOY / build["context"]).resolve()
             assert context == REPO
             assert (context / build["dockerfile"]).is_file()
+
+
+class TestExplorer:
+    def test_explorer_would_start_where_it_is_deployed(self) -> None:
+        """Compose and Kubernetes bind the explorer beyond loopback, so each gives it
+        tokens (it refuses to start otherwise) and a PostgreSQL store."""
+        in_compose = settings_from_env(compose()["services"]["explorer"]["environment"])
+        (in_k8s,) = [
+            settings_from_env(pod_env(c)) for _, c in containers() if c["args"] == ["explorer"]
+        ]
+        for settings in (in_compose, in_k8s):
+            assert not is_loopback(settings.explorer_host)  # reachable from outside its pod
+            assert check_exposure(settings) is not None  # tokens, not a ConfigError
+            assert settings.explorer_postgres_dsn is not None
+
+    def test_compose_explorer_uses_the_compose_postgres(self) -> None:
+        """The DSN names the postgres service, its user and database; the explorer waits
+        for its healthcheck; the data lives in a named volume."""
+        services = compose()["services"]
+        postgres = services["postgres"]
+        assert postgres["image"].split(":")[0] == "postgres"
+        env = postgres["environment"]
+        dsn = settings_from_env(services["explorer"]["environment"]).explorer_postgres_dsn
+        assert dsn is not None
+        url = urlsplit(dsn.get_secret_value())
+        assert (url.scheme, url.hostname, url.port) == ("postgresql", "postgres", 5432)
+        assert url.username == env["POSTGRES_USER"]
+        assert url.password == interpolate(env["POSTGRES_PASSWORD"])
+        assert url.path == "/" + env["POSTGRES_DB"]
+        assert env["POSTGRES_DB"] in " ".join(postgres["healthcheck"]["test"])
+        condition = services["explorer"]["depends_on"]["postgres"]["condition"]
+        assert condition == "service_healthy"
+        (volume,) = postgres["volumes"]
+        source, target = volume.split(":")
+        assert target == "/var/lib/postgresql/data"
+        assert source in compose()["volumes"]
+
+    def test_explorer_secrets_reach_the_explorer_only(self) -> None:
+        """The DSN and tokens come from recho-explorer-secrets, which no other pod loads."""
+        secret = secret_env("recho-explorer-secrets")
+        assert {"PROCESSOR_EXPLORER_TOKENS", "PROCESSOR_EXPLORER_POSTGRES_DSN"} <= set(secret)
+        shared = secret_env("recho-processor-secrets")
+        assert not {k for k in shared if k.startswith("PROCESSOR_EXPLORER_")}
+        assert not {k for k in configmap() if k in secret}
+        for name, container in containers():
+            refs = {s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s}
+            assert ("recho-explorer-secrets" in refs) == (container["args"] == ["explorer"]), name
+
+    def test_explorer_service_and_replicas(self) -> None:
+        """The Service selects the explorer pods on its named port; one replica (every
+        pod writes everything: see explorer.yaml), never surged past two at a rollout."""
+        deployment = k8s("Deployment", "recho-explorer")
+        template = deployment["spec"]["template"]
+        ports = {p["name"] for p in template["spec"]["containers"][0]["ports"]}
+        service = k8s("Service", "recho-explorer")["spec"]
+        assert service["selector"].items() <= template["metadata"]["labels"].items()
+        assert {p["targetPort"] for p in service["ports"]} <= ports
+        assert deployment["spec"]["replicas"] == 1
+        rolling = deployment["spec"]["strategy"]["rollingUpdate"]
+        assert (rolling["maxSurge"], rolling["maxUnavailable"]) == (1, 0)
 
 
 class TestDockerfile:

@@ -157,6 +157,19 @@ class TestAlertRules:
         for fragment in wanted:
             assert any(fragment in expr for expr in exprs.values()), fragment
 
+    def test_the_explorer_alerts_exist(self) -> None:
+        """The explorer being behind (apply lag) and stalled (nothing applied while the
+        worker produces, only while it is up) are alerts."""
+        exprs = {r["alert"]: " ".join(r["expr"].split()) for r in _rules()}
+        assert "recho_explorer_apply_lag_seconds" in exprs["RechoExplorerBehind"]
+        stalled = exprs["RechoExplorerStalled"]
+        for fragment in (
+            "recho_explorer_rows_applied_total",
+            "recho_worker_events_total",
+            'up{job="recho-explorer"}',
+        ):
+            assert fragment in stalled, fragment
+
     def test_every_rule_has_a_firing_and_a_quiet_unit_test(self) -> None:
         """recho.rules.test.yml makes each alert fire once and stay quiet once."""
         firing: set[str] = set()
@@ -225,10 +238,15 @@ class TestDashboard:
             "recho_worker_call_errors_total",
             "ALERTS",
             "recho_worker_dlq_records_total",
+            "recho_explorer_apply_lag_seconds",
+            "recho_explorer_rows_applied_total",
+            "recho_explorer_query_duration_seconds_bucket",
+            "recho_explorer_calls_deleted_total",
         ],
     )
     def test_the_issue_panels_exist(self, fragment: str) -> None:
-        """Ingress rate/latency, 401/413/503, lag, calls, outcomes, durations, errors, DLQ."""
+        """Ingress rate/latency, 401/413/503, lag, calls, outcomes, durations, errors, DLQ;
+        the explorer's apply lag and rate, API latency and deletions."""
         assert any(fragment in target["expr"] for _, target in _targets())
 
     def test_dashboard_is_provisioned_from_its_mount(self) -> None:

@@ -73,12 +73,10 @@ class TestPortsAndProbes:
 
     def test_compose_healthchecks_and_ports_match_the_settings(self) -> None:
         """Healthchecks probe /readyz on the configured port; published ports agree."""
-        for name, command in (
-            ("ingress", "ingress"),
-            ("worker", "worker"),
-            ("notifier", "notifier"),
-        ):
+        for command in PORT_SETTING:
+            name = command  # each compose service is named after its command
             service = compose()["services"][name]
+            assert service["command"] == [command], name
             port = getattr(settings_from_env(service["environment"]), PORT_SETTING[command])
             assert port == DEFAULTS[PORT_SETTING[command]]
             url = re.search(r"http://[^'\" ]+", " ".join(service["healthcheck"]["test"]))
