@@ -5,7 +5,7 @@ aiokafka reconnects to an unreachable broker on every request that needs it
 and an ERROR line per attempt: during an outage an ingress under load made
 thousands of connects and log lines a second. Installed once when
 :mod:`processor.kafka` is imported, this wraps aiokafka's connection step so
-that, per broker node and process:
+that, per broker address and process:
 
 * after a failed connect, the next attempt waits ``FIRST_BACKOFF_S``, doubling
   up to ``MAX_BACKOFF_S``; callers asking meanwhile get "not ready" at once and
@@ -49,12 +49,12 @@ _outages: dict[Any, _Outage] = {}
 _original_get_conn = AIOKafkaClient._get_conn
 
 
-def _failed(node_id: Any, now: float) -> None:
-    outage = _outages.get(node_id)
+def _failed(node: Any, now: float) -> None:
+    outage = _outages.get(node)
     if outage is None:
-        _outages[node_id] = _Outage(now, now + FIRST_BACKOFF_S, FIRST_BACKOFF_S, 1, now)
+        _outages[node] = _Outage(now, now + FIRST_BACKOFF_S, FIRST_BACKOFF_S, 1, now)
         metrics.KAFKA_CONNECTION_FAILURES.inc()
-        log.warning("kafka_connection_lost", node=str(node_id))
+        log.warning("kafka_connection_lost", node=str(node))
         return
     outage.attempts += 1
     outage.backoff_s = min(outage.backoff_s * 2, MAX_BACKOFF_S)
@@ -64,18 +64,18 @@ def _failed(node_id: Any, now: float) -> None:
         outage.logged_at = now
         log.warning(
             "kafka_still_unreachable",
-            node=str(node_id),
+            node=str(node),
             attempts=outage.attempts,
             down_s=round(now - outage.since, 1),
         )
 
 
-def _restored(node_id: Any, now: float) -> None:
-    outage = _outages.pop(node_id, None)
+def _restored(node: Any, now: float) -> None:
+    outage = _outages.pop(node, None)
     if outage is not None:
         log.info(
             "kafka_connection_restored",
-            node=str(node_id),
+            node=str(node),
             attempts=outage.attempts,
             down_s=round(now - outage.since, 1),
         )
@@ -88,19 +88,29 @@ async def _get_conn(
     group: Any = ConnectionGroup.DEFAULT,
     no_hint: bool = False,
 ) -> Any:
-    outage = _outages.get(node_id)
     existing = self._conns.get((node_id, group))
     if existing is not None and existing.connected():
         return existing
+    key = _node_key(self, node_id)
+    outage = _outages.get(key)
     if outage is not None and time.monotonic() < outage.next_try:
         return None  # backing off: no connect, no log line
     conn = await _original_get_conn(self, node_id, group=group, no_hint=no_hint)
     now = time.monotonic()
     if conn is None:
-        _failed(node_id, now)
+        _failed(key, now)
     elif outage is not None:
-        _restored(node_id, now)  # a new connection, made after failures
+        _restored(key, now)  # a new connection, made after failures
     return conn
+
+
+def _node_key(client: AIOKafkaClient, node_id: Any) -> Any:
+    """The node's address: node ids repeat across clusters (every single-node cluster
+    has a node 1), so one cluster's outage must not hold back another's clients."""
+    broker = client.cluster.broker_metadata(node_id)
+    if broker is None:
+        return node_id
+    return f"{broker.host}:{broker.port}"
 
 
 class _DemoteConnectErrors(logging.Filter):

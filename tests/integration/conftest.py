@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import socket
 import subprocess
 import sys
 import uuid
@@ -182,3 +184,36 @@ def read_topic(kafka_bootstrap: str) -> ReadTopic:
         return await read_records(kafka_bootstrap, topic, count, timeout_s)
 
     return read
+
+
+def _free_port_in_range(low: int = 59000, high: int = 59999) -> int:
+    """A free TCP port in this suite's range for stoppable brokers."""
+    for _ in range(200):
+        port = random.randint(low, high)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in range")
+
+
+@pytest.fixture
+def stoppable_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A broker of its own (KAFKA_HOME under /tmp, ports 59000-59999) the test may stop."""
+    home = tmp_path / "kafka"
+    home.mkdir()
+    lib = Path(__file__).resolve().parents[3] / ".kafka" / "lib"
+    if lib.exists():
+        os.symlink(lib, home / "lib")  # reuse the resolved jars
+    env = {
+        "KAFKA_HOME": str(home),
+        "KAFKA_PORT": str(_free_port_in_range()),
+        "KAFKA_CONTROLLER_PORT": str(_free_port_in_range()),
+        "KAFKA_HEAP": "512m",
+    }
+    result = kafka_sh("up", env=env)
+    assert result.returncode == 0, result.stderr
+    yield {**env, "bootstrap": f"127.0.0.1:{env['KAFKA_PORT']}"}
+    kafka_sh("down", env=env)

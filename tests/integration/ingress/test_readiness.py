@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import random
-import socket
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
-import pytest
 
 from processor.kafka.admin import create_topics
 from processor.settings import Settings
@@ -20,39 +15,6 @@ from tests.integration.conftest import kafka_sh
 from tests.integration.ingress.conftest import StartIngress, json_headers
 
 PATH = "/webhooks/recho"
-
-
-def _free_port_in_range(low: int = 59000, high: int = 59999) -> int:
-    """A free TCP port in this suite's range for stoppable brokers."""
-    for _ in range(200):
-        port = random.randint(low, high)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in range")
-
-
-@pytest.fixture
-def stoppable_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A broker of its own (KAFKA_HOME under /tmp, ports 59000-59999) the test may stop."""
-    home = tmp_path / "kafka"
-    home.mkdir()
-    lib = Path(__file__).resolve().parents[3] / ".kafka" / "lib"
-    if lib.exists():
-        os.symlink(lib, home / "lib")  # reuse the resolved jars
-    env = {
-        "KAFKA_HOME": str(home),
-        "KAFKA_PORT": str(_free_port_in_range()),
-        "KAFKA_CONTROLLER_PORT": str(_free_port_in_range()),
-        "KAFKA_HEAP": "512m",
-    }
-    result = kafka_sh("up", env=env)
-    assert result.returncode == 0, result.stderr
-    yield {**env, "bootstrap": f"127.0.0.1:{env['KAFKA_PORT']}"}
-    kafka_sh("down", env=env)
 
 
 async def _ready_within(client: httpx.AsyncClient, url: str, want: bool, limit_s: float) -> float:
