@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.producer.message_accumulator import BatchBuilder
@@ -40,6 +41,7 @@ from processor.worker.labels import LabelCache
 from processor.worker.partition import PartitionWorker
 from tests.bench.worker import interleaved_events
 
+FIXED_NOW_MS = 1_764_547_200_000
 PARTITIONS = 6
 """Partitions of every topic (the bench topic's count)."""
 
@@ -65,9 +67,10 @@ class BatchOnlyProducer:
 def build_records(events: int, concurrent: int, seed: int) -> list[FakeRecord]:
     """One partition's share of the bench stream, as the consumer hands it over."""
     rng = random.Random(seed)
-    now_ms = time.time_ns() // 1_000_000
+    now_ms = FIXED_NOW_MS  # fixed, so that the outputs (and their digest) are too
+    sent_at = datetime.fromtimestamp(now_ms / 1000, UTC)
     out = []
-    for offset, (call_id, body) in enumerate(interleaved_events(events, concurrent, rng)):
+    for offset, (call_id, body) in enumerate(interleaved_events(events, concurrent, rng, sent_at)):
         received = str(now_ms + offset // 30).encode()
         out.append(
             FakeRecord(
