@@ -49,9 +49,13 @@ CRITICAL_EVENT_TYPES: Final = frozenset(
 """Errors on these are critical; errors on any other event are warnings."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EmitEvent:
-    """Publish the event with its verdict; exactly one per handled event."""
+    """Publish the event with its verdict; exactly one per handled event.
+
+    Never changed once built; not ``frozen`` for the cost of a frozen init per
+    event (see :class:`CallEvent`).
+    """
 
     verdict: Verdict
     previous_status: Node
@@ -109,9 +113,13 @@ class RaiseAlert:
     error_phases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallFinished:
-    """A call reached an outcome: the summary the metrics and outputs need."""
+    """A call reached an outcome: the summary the metrics and outputs need.
+
+    Never changed once built; not ``frozen`` for the cost of a frozen init
+    (see :class:`CallEvent`).
+    """
 
     call_id: str
     project_id: str

@@ -35,9 +35,12 @@ ERRORS_TEXT_MAX_CHARS: Final = 200
 """How much of an unreadable ``body.errors`` an alert quotes."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ingested:
-    """A parsed webhook: the envelope and its flags for the outputs, the event for the machine."""
+    """A parsed webhook: the envelope and its flags for the outputs, the event for the machine.
+
+    Never changed once built; not ``frozen``, whose init costs more per record.
+    """
 
     envelope: Envelope
     event: CallEvent
