@@ -144,8 +144,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="pyinstrument one run")
     args = parser.parse_args()
     # The worker logs JSON lines (alerts) to stderr; rendered as it does, written nowhere.
-    sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    stderr, sys.stderr = sys.stderr, open(os.devnull, "w")  # noqa: SIM115
     configure_logging("INFO", json=True)
+    sys.stderr = stderr
     settings = Settings(kafka_bootstrap_servers="127.0.0.1:1")
     records = build_records(args.events, args.concurrent, args.seed)
     if args.digest:
