@@ -12,9 +12,13 @@ from enum import StrEnum
 from processor.contract.enums import CallStatus, Direction, EventType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallEvent:
-    """One webhook for one call, as the state machine sees it.
+    """One webhook for one call, as the state machine sees it (never changed once built).
+
+    Not ``frozen``: a frozen dataclass sets each field through
+    ``object.__setattr__``, which costs microseconds per event on the worker's
+    hot path; nothing mutates an event.
 
     ``event_type`` is the switch key; ``call_status`` is only a snapshot kept
     for logging and statistics. ``has_errors`` (a non-empty ``body.errors``) is

@@ -49,9 +49,13 @@ CRITICAL_EVENT_TYPES: Final = frozenset(
 """Errors on these are critical; errors on any other event are warnings."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EmitEvent:
-    """Publish the event with its verdict; exactly one per handled event."""
+    """Publish the event with its verdict; exactly one per handled event.
+
+    Never changed once built; not ``frozen`` for the cost of a frozen init per
+    event (see :class:`CallEvent`).
+    """
 
     verdict: Verdict
     previous_status: Node
@@ -109,9 +113,13 @@ class RaiseAlert:
     error_phases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallFinished:
-    """A call reached an outcome: the summary the metrics and outputs need."""
+    """A call reached an outcome: the summary the metrics and outputs need.
+
+    Never changed once built; not ``frozen`` for the cost of a frozen init
+    (see :class:`CallEvent`).
+    """
 
     call_id: str
     project_id: str
@@ -179,37 +187,71 @@ def handle(state: CallState | None, event: CallEvent) -> tuple[CallState, tuple[
     return state, tuple(effects)
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What an event type does at a node of a direction's graph: the table's answers,
+    worked out once per (direction, node, finished, event type) and then looked up."""
+
+    verdict: Verdict
+    target: CallStatus
+    reopens: bool
+    """A listed edge out of a reopenable outcome: a redial, a new attempt."""
+    dials: bool
+    starts: bool
+    answers: bool
+    outcome: CallOutcome | None
+
+
+_StepKey = tuple[Direction, Node, bool, EventType]
+_STEPS: dict[_StepKey, _Step] = {}
+
+
+def _learn_step(key: _StepKey) -> _Step:
+    direction, node, finished, event_type = key
+    table = TABLES[direction]
+    target = EVENT_STATUS[event_type]
+    verdict = table.verdict(node, finished, event_type)
+    step = _STEPS[key] = _Step(
+        verdict=verdict,
+        target=target,
+        reopens=verdict is Verdict.EXPECTED and finished,
+        dials=node in table.dial_from and target in table.dial_into,
+        starts=target in table.start,
+        answers=target is table.answer,
+        outcome=table.outcomes.get(target),
+    )
+    return step
+
+
 def _transition(state: CallState, event: CallEvent) -> tuple[Verdict, CallFinished | None]:
     """Move the call to the node the event's type names; see ``tables`` for the rules."""
     if state.direction is Direction.UNKNOWN:
         state.direction = event.direction
-    table = TABLES[state.direction]
-    node = state.status
-    target = EVENT_STATUS[event.event_type]
+    key = (state.direction, state.status, state.outcome is not None, event.event_type)
+    step = _STEPS.get(key) or _learn_step(key)
     at_ms = event.received_at_ms
-    verdict = table.verdict(node, state.finished, event.event_type)
 
-    if verdict is Verdict.EXPECTED and state.finished:
-        # A listed edge out of a reopenable outcome: a redial, a new attempt.
+    if step.reopens:
         state.outcome = None
         state.terminal_at_ms = None
-    if node in table.dial_from and target in table.dial_into:
+    if step.dials:
         state.attempts += 1
-    if target in table.start and state.started_at_ms is None:
+    if step.starts and state.started_at_ms is None:
         state.started_at_ms = at_ms
-    if target is table.answer and state.answered_at_ms is None:
+    if step.answers and state.answered_at_ms is None:
         state.answered_at_ms = at_ms
+    target = step.target
     state.status = target
     state.append_history(target, at_ms)
 
-    outcome = table.outcomes.get(target)
-    if outcome is None or state.finished:
-        return verdict, None
+    outcome = step.outcome
+    if outcome is None or state.outcome is not None:
+        return step.verdict, None
     if event.has_errors:
         outcome = ERRORED_OUTCOMES.get(outcome, outcome)
     state.outcome = outcome
     state.terminal_at_ms = at_ms
-    return verdict, _summary(state, outcome, at_ms)
+    return step.verdict, _summary(state, outcome, at_ms)
 
 
 def _summary(state: CallState, outcome: CallOutcome, at_ms: int) -> CallFinished:

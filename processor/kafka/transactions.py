@@ -11,7 +11,6 @@ sent at commit, together with the input offsets, in one transaction.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +44,10 @@ async def _all_acknowledged(sent: list[asyncio.Future[Any]]) -> None:
     failures = [exc for f in sent if (exc := f.exception()) is not None]
     if failures:
         raise failures[0]
+
+
+_NO_HEADERS: list[tuple[str, bytes]] = []
+"""Shared by every record without headers; the batch builder only reads it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,24 +122,20 @@ class PartitionTransactor:
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> None:
-        """Add a record to the open batch; ``value=None`` is a tombstone."""
-        producer = self._require()
-        partition = partition_for(key, self._partitions[topic])
-        slot = (topic, partition)
+        """Add a record to the open batch; ``value=None`` is a tombstone.
+
+        Runs for every output record, so it does the least it can: the batch
+        builder stamps the record with the current time itself.
+        """
+        listed = list(headers) if headers else _NO_HEADERS  # the builder takes lists only
+        slot = (topic, partition_for(key, self._partitions[topic]))
         batch = self._batches.get(slot)
         if batch is None:
-            batch = self._batches[slot] = producer.create_batch()
-        timestamp_ms = time.time_ns() // 1_000_000
-        if (
-            batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers or [])
-            is None
-        ):
-            self._full.append((topic, partition, batch))
-            batch = self._batches[slot] = producer.create_batch()
-            if (
-                batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers or [])
-                is None
-            ):
+            batch = self._batches[slot] = self._require().create_batch()
+        if batch.append(key=key, value=value, timestamp=None, headers=listed) is None:
+            self._full.append((topic, slot[1], batch))
+            batch = self._batches[slot] = self._require().create_batch()
+            if batch.append(key=key, value=value, timestamp=None, headers=listed) is None:
                 raise KafkaError(f"a record for {topic} is larger than the batch size")
         self.staged += 1
 

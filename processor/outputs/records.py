@@ -31,9 +31,13 @@ NEW_STATUS: Final = NEW_NAME
 """How the machine's node before the first known event (``None``) is spelled in records."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SourceRef:
-    """Where an input record sits: the position a record was derived from."""
+    """Where an input record sits: the position a record was derived from.
+
+    Built once per consumed record and never changed; not ``frozen``, whose
+    init costs about a microsecond more per record.
+    """
 
     topic: str
     partition: int

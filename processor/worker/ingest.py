@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Final
 
 import orjson
@@ -35,9 +36,12 @@ ERRORS_TEXT_MAX_CHARS: Final = 200
 """How much of an unreadable ``body.errors`` an alert quotes."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ingested:
-    """A parsed webhook: the envelope and its flags for the outputs, the event for the machine."""
+    """A parsed webhook: the envelope and its flags for the outputs, the event for the machine.
+
+    Never changed once built; not ``frozen``, whose init costs more per record.
+    """
 
     envelope: Envelope
     event: CallEvent
@@ -64,18 +68,19 @@ def call_event(envelope: Envelope, raw: bytes, received_at_ms: int) -> CallEvent
         phases = tuple(e.phase or "UNSPECIFIED" for e in errors)
     else:
         codes = phases = ()
+    # Positional, in field order: it runs once per event.
     return CallEvent(
-        call_id=data.call_id,
-        event_type=envelope.event_type,
-        event_type_raw=envelope.event_type_raw or "",
-        call_status=data.call_status,
-        call_status_raw=data.call_status_raw or "",
-        has_errors=bool(errors),
-        error_codes=codes,
-        error_phases=phases,
-        received_at_ms=received_at_ms,
-        body_hash=hashlib.sha256(raw).hexdigest(),
-        project_id=envelope.project_id,
+        data.call_id,
+        envelope.event_type,
+        envelope.event_type_raw or "",
+        data.call_status,
+        data.call_status_raw or "",
+        bool(errors),
+        codes,
+        phases,
+        received_at_ms,
+        sha256(raw).hexdigest(),
+        envelope.project_id,
     )
 
 

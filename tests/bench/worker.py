@@ -63,12 +63,14 @@ MIX = (
 PROJECT = "6f1d2c3e-8a4b-4c5d-9e0f-1a2b3c4d5e6f"
 
 
-def interleaved_events(total: int, concurrent: int, rng: random.Random) -> list[tuple[str, bytes]]:
+def interleaved_events(
+    total: int, concurrent: int, rng: random.Random, sent_at: datetime | None = None
+) -> list[tuple[str, bytes]]:
     """(callId, body) pairs: ``concurrent`` calls in progress at once, each in its order."""
     mix = parse_mix(MIX)
     outcomes = list(mix)
     weights = [mix[o] for o in outcomes]
-    sent_at = datetime.now(UTC)
+    sent_at = sent_at or datetime.now(UTC)
     active: list[tuple[str, list[Any]]] = []
     out: list[tuple[str, bytes]] = []
     serial = 0
