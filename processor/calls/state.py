@@ -190,21 +190,6 @@ class CallState:
                 kept = (*kept, short)
         self.error_codes = kept
 
-    # The changelog form lives in processor.outputs.changelog. These two stay only
-    # until tests/unit/calls/test_machine.py (being split elsewhere) calls it there.
-    def to_dict(self) -> dict[str, object]:
-        """See :func:`processor.outputs.changelog.state_to_dict`."""
-        from processor.outputs.changelog import state_to_dict
-
-        return state_to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> CallState:
-        """See :func:`processor.outputs.changelog.state_from_dict`."""
-        from processor.outputs.changelog import state_from_dict
-
-        return state_from_dict(data)
-
 
 def _unpack(packed: int, first_seen_ms: int) -> tuple[CallStatus, int]:
     status = CODE_STATUSES.get(packed & HISTORY_STATUS_MASK, CallStatus.UNKNOWN)

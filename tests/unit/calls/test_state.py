@@ -20,6 +20,7 @@ from processor.calls.state import (
     fingerprint,
 )
 from processor.contract.enums import Direction
+from processor.outputs.changelog import state_from_dict, state_to_dict
 from tests.unit.calls.events import CALL_ID, PROJECT_ID, T0, E, S, make_event, outbound_at, run
 
 
@@ -84,36 +85,36 @@ class TestCallStateSerialization:
             ],
             state,
         )
-        restored = CallState.from_dict(json.loads(json.dumps(state.to_dict())))
+        restored = state_from_dict(json.loads(json.dumps(state_to_dict(state))))
         assert restored == state
         assert restored.history_entries() == state.history_entries()
 
     def test_round_trip_of_a_full_state(self) -> None:
         """Every cap reached, every optional field set: still round-trips."""
         state = full_state()
-        assert CallState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+        assert state_from_dict(json.loads(json.dumps(state_to_dict(state)))) == state
 
     def test_round_trip_of_a_new_call(self) -> None:
         """A call known only through an unknown event type (node NEW) round-trips."""
         state, _ = handle(None, make_event(E.UNKNOWN))
-        assert CallState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+        assert state_from_dict(json.loads(json.dumps(state_to_dict(state)))) == state
 
     @pytest.mark.parametrize(
         ("key", "value"), [("v", 99), ("f", "soon"), ("h", "packed"), ("x", 1), ("s", "NOPE")]
     )
     def test_malformed_input_is_a_value_error(self, key: str, value: object) -> None:
         """A changelog record that does not parse raises ValueError, naming the problem."""
-        data = full_state().to_dict()
+        data = state_to_dict(full_state())
         data[key] = value
         with pytest.raises(ValueError, match=r"."):
-            CallState.from_dict(data)
+            state_from_dict(data)
 
     def test_missing_key_is_a_value_error(self) -> None:
         """A record missing a field raises ValueError, not KeyError."""
-        data = full_state().to_dict()
+        data = state_to_dict(full_state())
         del data["c"]
         with pytest.raises(ValueError, match="misses key"):
-            CallState.from_dict(data)
+            state_from_dict(data)
 
 
 class TestMemory:
@@ -129,7 +130,7 @@ class TestMemory:
 
     def test_full_state_json_under_1kb(self) -> None:
         """A fully populated state serialises to less than 1 KB of JSON."""
-        size = len(json.dumps(full_state().to_dict(), separators=(",", ":")))
+        size = len(json.dumps(state_to_dict(full_state()), separators=(",", ":")))
         print(f"full state JSON: {size} bytes")
         assert size < 1024
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from processor.calls.machine import AlertKind, Severity, alert_id, check_stalled, handle, is_expired
-from processor.calls.state import CallState
+from processor.outputs.changelog import state_from_dict, state_to_dict
 from tests.unit.calls.events import CALL_ID, T0, E, S, make_event, outbound_at, run
 
 
@@ -44,7 +44,7 @@ class TestCheckStalled:
         """The once-only flag is part of the persisted state."""
         state = outbound_at(S.PENDING)
         assert check_stalled(state, T0 + 10**6, 1) is not None
-        restored = CallState.from_dict(json.loads(json.dumps(state.to_dict())))
+        restored = state_from_dict(json.loads(json.dumps(state_to_dict(state))))
         assert check_stalled(restored, T0 + 10**7, 1) is None
 
 
