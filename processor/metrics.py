@@ -266,7 +266,7 @@ EXPLORER_APPLY_LAG_SECONDS = Gauge(
 )
 EXPLORER_QUERY_DURATION = Histogram(
     "recho_explorer_query_duration_seconds",
-    "Time to answer an explorer request, by route (call, calls, stats, page).",
+    "Time to answer an explorer request, by route (call, calls, stats, search, page, ops, other).",
     ["route"],
     buckets=LATENCY_BUCKETS_S,
     registry=EXPLORER_REGISTRY,
@@ -277,6 +277,13 @@ EXPLORER_CALLS_DELETED = Counter(
     ["reason"],
     registry=EXPLORER_REGISTRY,
 )
+# Known label values start at 0, so rates and dashboards show 0 rather than no data.
+for _kind in ("event", "state", "tombstone", "alert"):
+    EXPLORER_ROWS_APPLIED.labels(_kind)
+for _reason in ("tombstone", "retention"):
+    EXPLORER_CALLS_DELETED.labels(_reason)
+for _route in ("call", "calls", "stats", "search", "page", "ops", "other"):
+    EXPLORER_QUERY_DURATION.labels(_route)
 
 # --- every process with a Kafka client -----------------------------------------
 KAFKA_CONNECTION_FAILURES = Counter(

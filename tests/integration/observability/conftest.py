@@ -1,11 +1,12 @@
 """A real Prometheus scraping the whole pipeline while the simulator feeds it.
 
 One run per module (:func:`observed`): simulator -> ingress (BEARER) -> Kafka -> worker
--> alerts topic -> notifier -> a recording webhook, all in this event loop. As in
-production, each component serves its own registry: the ingress on its port, the worker
-and the notifier on ops endpoints of their own; Prometheus scrapes them under the job
-names of deploy/prometheus/prometheus.yml (``recho-ingress``, ``recho-worker``,
-``recho-notifier``), which the rules ask ``up`` about.
+-> alerts topic -> notifier -> a recording webhook, and the explorer over the outputs (with
+an operator's few queries), all in this event loop. As in production, each component
+serves its own registry: the ingress and the explorer on their ports, the worker and the
+notifier on ops endpoints of their own; Prometheus scrapes them under the job names of
+deploy/prometheus/prometheus.yml (``recho-ingress``, ``recho-worker``, ``recho-notifier``,
+``recho-explorer``), which the rules ask ``up`` about.
 
 Beside the simulated calls, a noise task sends what healthy traffic never does, so
 that the error panels have data too: a wrong bearer token (401), an oversized body
@@ -51,6 +52,7 @@ from processor.settings import AuthMode, Settings
 from processor.simulate import SimulationReport, simulate
 from tests.factories import make_envelope_bytes
 from tests.integration.conftest import unique_topics
+from tests.integration.explorer.conftest import running_explorer
 from tests.integration.notifier.conftest import running_notifier
 from tests.integration.worker.conftest import RECEIVED_AT, running_worker
 from tests.support.servers import RecordingServer, free_port
@@ -59,7 +61,7 @@ REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "recho.rules.yml"
 JOB = "recho-ingress"
 """The ingress's job name in deploy/prometheus/prometheus.yml."""
-JOBS = ("recho-ingress", "recho-worker", "recho-notifier")
+JOBS = ("recho-ingress", "recho-worker", "recho-notifier", "recho-explorer")
 """Every job of deploy/prometheus/prometheus.yml the pipeline serves."""
 SCRAPE_INTERVAL_S = 1
 BEARER_TOKEN = "e2e-observability-token"
@@ -409,6 +411,25 @@ def _settings(bootstrap: str, sink_url: str) -> Settings:
     )
 
 
+async def _ask_explorer(url: str, prometheus: PrometheusAPI) -> None:
+    """What an operator does: list the calls, open some, read the stats; then wait for
+    Prometheus to scrape the explorer once more."""
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        listed = await client.get("/calls", params={"limit": "5"})
+        assert listed.status_code == 200, listed.text
+        for call in listed.json()["calls"]:
+            assert (await client.get(f"/calls/{call['callId']}")).status_code == 200
+        assert (await client.get("/stats")).status_code == 200
+    scraped = 'timestamp(up{job="recho-explorer"})'
+    asked_at = time.time()
+
+    async def scraped_since() -> bool:
+        result = await prometheus.query(scraped)
+        return bool(result) and float(result[0]["value"][1]) > asked_at
+
+    await _apoll(scraped_since, 30, "Prometheus never scraped the explorer after the queries")
+
+
 @pytest.fixture(scope="module")
 async def observed(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
@@ -426,9 +447,17 @@ async def observed(
             running_notifier(s),
             serving_ops(metrics.WORKER_REGISTRY) as worker_ops,
             serving_ops(metrics.NOTIFIER_REGISTRY) as notifier_ops,
+            running_explorer(
+                s.model_copy(update={"explorer_port": 0, "explorer_db_path": folder / "x.db"})
+            ) as explorer,
             running_prometheus(
                 folder,
-                {JOBS[0]: base.removeprefix("http://"), JOBS[1]: worker_ops, JOBS[2]: notifier_ops},
+                {
+                    JOBS[0]: base.removeprefix("http://"),
+                    JOBS[1]: worker_ops,
+                    JOBS[2]: notifier_ops,
+                    JOBS[3]: explorer.url.removeprefix("http://").rstrip("/"),
+                },
             ) as prometheus,
         ):
             up = f'up{{job=~"{"|".join(JOBS)}"}} == 1'
@@ -451,5 +480,6 @@ async def observed(
             finally:
                 stop.set()
                 await noise_task
+            await _ask_explorer(explorer.url, prometheus)
             at, local = await _wait_settled(baseline, noise, prometheus)
             yield Observed(prometheus, report, noise, started_at, at, local)
