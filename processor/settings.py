@@ -225,7 +225,7 @@ class Settings(BaseSettings):
     worker_batch_max_records: int = Field(
         2000, ge=1, description="Most input records per transaction."
     )
-    worker_batch_max_ms: int = Field(100, ge=1, description="Longest time a batch stays open.")
+    worker_batch_max_ms: int = Field(50, ge=1, description="Longest time a batch stays open.")
     worker_call_retention_s: float = Field(
         3600.0, ge=0, description="How long a finished call's state is kept before a tombstone."
     )
