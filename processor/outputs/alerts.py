@@ -13,7 +13,7 @@ from typing import Final
 
 import orjson
 
-from processor.calls import AlertKind, RaiseAlert
+from processor.calls import AlertKind, ErrorKind, RaiseAlert
 from processor.contract import Envelope, ErrorEntry
 from processor.outputs.records import NEW_STATUS, SourceRef, source_dict
 
@@ -49,31 +49,20 @@ def alert_record(alert: RaiseAlert, envelope: Envelope | None, source: SourceRef
         call_status = alert.context.last_reported_status.value
         event_type_raw = None if alert.event_type is None else alert.event_type.value
     status = NEW_STATUS if alert.status is None else alert.status.value
-    kind = ALERT_KINDS[alert.kind]
     if alert.kind is AlertKind.STALLED:
         summary = _stalled_summary(alert, status)
     else:
         summary = _errored_summary(alert, event_type_raw, errors)
-    return orjson.dumps(
-        {
-            "schema": ALERT_SCHEMA,
-            "alertId": alert.alert_id,
-            "kind": kind,
-            "severity": alert.severity,
-            "callId": alert.call_id,
-            "projectId": alert.project_id,
-            "direction": alert.direction,
-            "eventType": alert.event_type,
-            "eventTypeRaw": event_type_raw,
-            "callStatus": call_status,
-            "errorKind": alert.error_kind,
-            "errors": errors,
-            "errorCodes": alert.error_codes,
-            "atMs": alert.at_ms,
-            "summary": summary,
-            "context": _context(alert, status),
-            "source": None if source is None else source_dict(source),
-        }
+    return _document(
+        alert,
+        event_type_raw=event_type_raw,
+        call_status=call_status,
+        error_kind=alert.error_kind,
+        errors=errors,
+        error_codes=alert.error_codes,
+        summary=summary,
+        status=status,
+        source=source,
     )
 
 
@@ -93,6 +82,32 @@ def unreadable_alert_record(
         f"{event_type_raw or 'event'} on call {alert.call_id}: {UNREADABLE_CODE} "
         f"(errors reported but unreadable; the event is in the dead-letter topic)"
     )
+    return _document(
+        alert,
+        event_type_raw=event_type_raw,
+        call_status=None,
+        error_kind=None,
+        errors=[{**error, "where": None, "timestamp": None}],
+        error_codes=(UNREADABLE_CODE,),
+        summary=summary,
+        status=status,
+        source=source,
+    )
+
+
+def _document(
+    alert: RaiseAlert,
+    *,
+    event_type_raw: str | None,
+    call_status: str | None,
+    error_kind: ErrorKind | None,
+    errors: list[dict[str, str | None]],
+    error_codes: tuple[str, ...],
+    summary: str,
+    status: str,
+    source: SourceRef | None,
+) -> bytes:
+    """The call-alerts record: the alert's own fields plus what its kind adds."""
     return orjson.dumps(
         {
             "schema": ALERT_SCHEMA,
@@ -104,14 +119,14 @@ def unreadable_alert_record(
             "direction": alert.direction,
             "eventType": alert.event_type,
             "eventTypeRaw": event_type_raw,
-            "callStatus": None,
-            "errorKind": None,
-            "errors": [{**error, "where": None, "timestamp": None}],
-            "errorCodes": [UNREADABLE_CODE],
+            "callStatus": call_status,
+            "errorKind": error_kind,
+            "errors": errors,
+            "errorCodes": error_codes,
             "atMs": alert.at_ms,
             "summary": summary,
             "context": _context(alert, status),
-            "source": source_dict(source),
+            "source": None if source is None else source_dict(source),
         }
     )
 

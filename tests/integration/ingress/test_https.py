@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
@@ -17,6 +17,7 @@ from processor.settings import Settings
 from tests.factories import make_envelope_bytes
 from tests.integration.brokers import processes, wait_http_ok
 from tests.integration.ingress.conftest import json_headers
+from tests.support.certs import write_pem
 from tests.support.servers import free_port
 
 
@@ -39,16 +40,7 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         )
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = folder / "ingress.pem", folder / "ingress.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return write_pem(folder, "ingress", cert, key)
 
 
 class TestHttps:

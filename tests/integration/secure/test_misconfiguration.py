@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from tests.integration.brokers import SecureNode
+from tests.support.certs import write_pem
 
 pytestmark = pytest.mark.secure
 
@@ -91,16 +92,7 @@ def certificate(
         .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
     )
     cert = builder.sign(issuer_key or key, hashes.SHA256())
-    cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return write_pem(folder, name, cert, key)
 
 
 def scram(node: SecureNode, **overrides: Any) -> dict[str, Any]:
