@@ -140,8 +140,13 @@ class PartitionTransactor:
         self.staged += 1
 
     def seal(self) -> Sealed:
-        """Take the staged records for a transaction; staging goes on into new batches."""
+        """Take the staged records for a transaction; staging goes on into new batches.
+
+        The batches are closed: complete, they need not wait ``linger_ms`` to be sent.
+        """
         sealed = Sealed([*self._full, *((t, p, b) for (t, p), b in self._batches.items())])
+        for _, _, batch in sealed.batches:
+            batch.close()
         self._full = []
         self._batches = {}
         self.staged = 0
