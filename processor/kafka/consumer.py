@@ -134,8 +134,12 @@ class GroupConsumer:
         """
         consumer = new_consumer(self._settings, self._role, group_id=self.group_id, **self._tuning)
         consumer.subscribe([self.topic], listener=_Listener(self))
-        await start_consumer(consumer)
-        self._consumer = consumer
+        self._consumer = consumer  # a callback may run before start returns (and pause)
+        try:
+            await start_consumer(consumer)
+        except BaseException:
+            self._consumer = None
+            raise
 
     async def stop(self) -> None:
         """Leave the group (within a bound: with the broker away, just disconnect).

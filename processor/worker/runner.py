@@ -139,6 +139,8 @@ class Worker:
     async def _on_assigned(self, partitions: list[int]) -> None:
         self.joined = True
         new = [p for p in partitions if p not in self.partitions]
+        for partition in new:  # not fetched (and thrown away) while its state is restored
+            self._consumer.pause(partition)
         results = await asyncio.gather(*(self._adopt(p) for p in new), return_exceptions=True)
         for partition, result in zip(new, results, strict=True):
             if isinstance(result, FencedError):
@@ -147,6 +149,8 @@ class Worker:
                 self._start_recovery(partition, result)
             elif isinstance(result, BaseException):
                 raise result
+            else:
+                self._consumer.resume(partition)
         log.info("partitions_assigned", partitions=partitions)
 
     async def _on_revoked(self, partitions: list[int]) -> None:
