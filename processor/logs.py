@@ -10,10 +10,13 @@ while a fresh broker creates ``__consumer_offsets``) is demoted to INFO.
 
 from __future__ import annotations
 
+import json as json_module
 import logging
 import sys
 import time
+from typing import Any
 
+import orjson
 import structlog
 
 BENIGN_STARTUP_S = 120.0
@@ -62,6 +65,17 @@ def _add_logger_name(
     return event_dict
 
 
+def _dumps(value: Any, **kw: Any) -> str:
+    """JSON through orjson (several times faster than json.dumps); json.dumps for what
+    orjson refuses (integers past 64 bits)."""
+    try:
+        return orjson.dumps(
+            value, default=kw.get("default"), option=orjson.OPT_NON_STR_KEYS
+        ).decode()
+    except TypeError:
+        return json_module.dumps(value, **kw)
+
+
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog and the stdlib root logger for this process."""
     use_json = (not sys.stderr.isatty()) if json is None else json
@@ -74,7 +88,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     renderer: structlog.types.Processor
     if use_json:
         shared.append(structlog.processors.format_exc_info)
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_dumps)
     else:
         renderer = structlog.dev.ConsoleRenderer()
     structlog.configure(

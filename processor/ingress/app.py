@@ -25,10 +25,10 @@ from processor.ingress.failures import WriteFailureLog
 from processor.ingress.openapi import build_openapi
 from processor.ingress.request import find_request_id, new_request_id
 from processor.ingress.steps import WebhookSteps
-from processor.ingress.tally import CounterTally, HistogramTally
 from processor.kafka import Publisher
 from processor.retry import Jitter, RetryPolicy
 from processor.settings import Settings
+from processor.tally import CounterTally, HistogramTally
 
 log = structlog.get_logger(__name__)
 

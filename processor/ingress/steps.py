@@ -26,9 +26,9 @@ from processor.ingress.request import (
     read_body,
     request_id_of,
 )
-from processor.ingress.tally import HistogramTally
 from processor.ingress.webhook import Keyed, key_webhook, record_headers
 from processor.kafka import Delivered, Publisher
+from processor.tally import HistogramTally
 
 log = structlog.get_logger(__name__)
 

@@ -3,7 +3,9 @@
 ``labels()`` costs a lock and a dict lookup on every call; at tens of
 thousands of events per second that shows in profiles. Error codes and
 phases are open strings from the platform, so they are folded into a capped
-set to keep label cardinality bounded.
+set to keep label cardinality bounded. Per-call counts and durations are
+tallied in the process and added to the metrics by :meth:`LabelCache.flush`
+(once per batch; see :mod:`processor.tally`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from processor.calls import (
     Verdict,
 )
 from processor.contract import Direction, EventType
+from processor.tally import CounterTally, HistogramTally
 
 MAX_CODES = 50
 OTHER = "OTHER"
@@ -33,7 +36,10 @@ class LabelCache:
         self._events: dict[tuple[EventType, Verdict], Any] = {}
         self._errors: dict[tuple[str, str], Any] = {}
         self._alerts: dict[tuple[AlertKind, Severity], Any] = {}
-        self._finished: dict[tuple[CallOutcome, Direction], tuple[Any, Any, Any]] = {}
+        self._finished: dict[
+            tuple[CallOutcome, Direction], tuple[CounterTally, HistogramTally, HistogramTally]
+        ] = {}
+        self._tallies: list[CounterTally | HistogramTally] = []
         self._codes: set[str] = set()
         self._phases: set[str] = set()
 
@@ -85,13 +91,19 @@ class LabelCache:
         if children is None:
             outcome, direction = finished.outcome.value, finished.direction.value
             children = self._finished[key] = (
-                metrics.WORKER_CALLS_FINISHED.labels(outcome, direction),
-                metrics.WORKER_CALL_DURATION.labels(outcome, direction),
-                metrics.WORKER_TIME_TO_ANSWER.labels(direction),
+                CounterTally(metrics.WORKER_CALLS_FINISHED.labels(outcome, direction)),
+                HistogramTally(metrics.WORKER_CALL_DURATION.labels(outcome, direction)),
+                HistogramTally(metrics.WORKER_TIME_TO_ANSWER.labels(direction)),
             )
+            self._tallies.extend(children)
         count, duration, time_to_answer = children
         count.inc()
         if finished.duration_ms is not None:
             duration.observe(finished.duration_ms / 1000)
         if finished.time_to_answer_ms is not None:
             time_to_answer.observe(finished.time_to_answer_ms / 1000)
+
+    def flush(self) -> None:
+        """Add the tallied counts and observations to the metrics."""
+        for tally in self._tallies:
+            tally.flush()

@@ -30,6 +30,7 @@ from processor.kafka.reader import read_to_end
 from processor.kafka.records import Record
 from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
+from processor.tally import HistogramTally
 from processor.worker.gauges import Gauges
 from processor.worker.labels import LabelCache
 from processor.worker.partition import PartitionWorker, Prepared
@@ -57,6 +58,7 @@ class Worker:
         self.partitions: dict[int, PartitionWorker] = {}
         self.joined = False
         self._labels = LabelCache()
+        self._latency = HistogramTally(metrics.WORKER_PROCESSING_LATENCY)
         self._lock = asyncio.Lock()
         self._counts: dict[str, int] = {}
         self._consumer = InputConsumer(
@@ -206,6 +208,7 @@ class Worker:
         batches = await self._fetch()
         async with self._lock:
             await self._process(batches)
+            self._labels.flush()
             now = time.monotonic()
             if now - self._last_sweep >= self.settings.worker_sweep_interval_s:
                 self._last_sweep = now
@@ -325,9 +328,10 @@ class Worker:
         metrics.WORKER_TRANSACTION_DURATION.observe(time.perf_counter() - started)
         metrics.WORKER_BATCH_RECORDS.observe(len(commit.received))
         now_ms = time.time_ns() // 1_000_000
-        observe = metrics.WORKER_PROCESSING_LATENCY.observe
+        observe = self._latency.observe
         for received_ms in commit.received:
             observe(max(now_ms - received_ms, 0) / 1000)
+        self._latency.flush()
 
     # --- recovery ----------------------------------------------------------------
     def _start_recovery(self, partition: int, error: Exception) -> None:

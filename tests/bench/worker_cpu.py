@@ -104,6 +104,7 @@ def run(
 ) -> tuple[float, list[Any]]:
     """Process all records; return CPU seconds and the built batches."""
     worker = new_worker(settings)
+    flush_labels = worker._labels.flush  # the runner flushes once per fetched batch
     built: list[Any] = []
     gc.collect()
     started = time.process_time()
@@ -111,6 +112,7 @@ def run(
     for start in range(0, len(records), chunk):
         part = records[start : start + chunk]
         worker.process(part)  # type: ignore[arg-type]
+        flush_labels()
         since_commit += len(part)
         if since_commit >= per_commit:
             since_commit = 0

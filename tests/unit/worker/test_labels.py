@@ -138,7 +138,8 @@ class TestAlertsAndFinishedCalls:
         self, time_to_answer_ms: int | None
     ) -> None:
         """A finished call adds one to calls_finished_total, its duration in seconds to the
-        duration histogram, and its time to answer only when the call was answered."""
+        duration histogram, and its time to answer only when the call was answered, once
+        the batch's tallies are flushed."""
         outcome = {"outcome": CallOutcome.COMPLETED.value, "direction": "OUTBOUND"}
         answer = {"direction": "OUTBOUND"}
         before = (
@@ -147,7 +148,10 @@ class TestAlertsAndFinishedCalls:
             sample("recho_worker_call_time_to_answer_seconds_count", **answer),
             sample("recho_worker_call_time_to_answer_seconds_sum", **answer),
         )
-        LabelCache().finished(finished(CallOutcome.COMPLETED, 42_000, time_to_answer_ms))
+        labels = LabelCache()
+        labels.finished(finished(CallOutcome.COMPLETED, 42_000, time_to_answer_ms))
+        assert sample("recho_worker_calls_finished_total", **outcome) == before[0]
+        labels.flush()
         after = (
             sample("recho_worker_calls_finished_total", **outcome),
             sample("recho_worker_call_duration_seconds_sum", **outcome),

@@ -1,12 +1,12 @@
-"""Per-request metrics counted in the process, added to Prometheus' values in bulk.
+"""Hot-path metrics counted in the process, added to Prometheus' values in bulk.
 
-With ``--workers N`` prometheus_client keeps every value in a memory-mapped
-file shared between processes; each ``inc``/``observe`` then takes a lock and
-writes the file (about 2.5 µs per counter and 4.5 µs per histogram observation
-here, against 0.5 and 1.5 µs in one process). The four updates of every webhook
-are therefore counted in plain Python numbers and added to the real metric when
-the app flushes: twice a second, before it renders ``/metrics``, and at shutdown.
-A scrape may so miss another process's last half second; no value is lost.
+Each prometheus_client ``inc``/``observe`` takes a lock (about 0.5 µs per
+counter and 1.5 µs per histogram observation in one process); with
+``--workers N`` it also writes a memory-mapped file shared between processes
+(2.5 and 4.5 µs). The ingress counts the four updates of every webhook here and
+flushes twice a second, before it renders ``/metrics``, and at shutdown (a
+scrape may so miss another process's last half second; no value is lost). The
+worker counts per-event and per-call observations here and flushes per batch.
 """
 
 from __future__ import annotations
