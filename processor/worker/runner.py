@@ -71,6 +71,8 @@ class Worker:
         self._last_sweep = 0.0
         self._gauges = Gauges()
         self._recovery = Recovery()
+        self._failed: BaseException | None = None
+        """What ended the worker inside an assignment callback (fencing, a bug)."""
         self._commits: dict[int, asyncio.Task[None]] = {}
         """Each partition's transaction in flight (at most one per partition)."""
 
@@ -145,11 +147,11 @@ class Worker:
             self._consumer.pause(partition)
         results = await asyncio.gather(*(self._adopt(p) for p in new), return_exceptions=True)
         for partition, result in zip(new, results, strict=True):
-            if isinstance(result, FencedError):
-                raise result
-            if isinstance(result, KafkaError):
+            if isinstance(result, KafkaError) and not isinstance(result, FencedError):
                 self._start_recovery(partition, result)
             elif isinstance(result, BaseException):
+                # aiokafka logs and swallows a callback's exception: the loop raises it.
+                self._failed = result
                 raise result
             else:
                 self._consumer.resume(partition)
@@ -201,6 +203,8 @@ class Worker:
     # --- the loop ------------------------------------------------------------------
     async def step(self) -> None:
         """Fetch one batch, process it, commit it (and run due sweeps)."""
+        if self._failed is not None:
+            raise self._failed
         if self._recovery.due():
             async with self._lock:
                 await self._finish_commits()
