@@ -214,7 +214,8 @@ class Worker:
             await self._process(batches)
             self._labels.flush()
             now = time.monotonic()
-            if now - self._last_sweep >= self.settings.worker_sweep_interval_s:
+            swept = now - self._last_sweep >= self.settings.worker_sweep_interval_s
+            if swept:
                 self._last_sweep = now
                 now_ms = time.time_ns() // 1_000_000
                 for worker in self.partitions.values():
@@ -230,7 +231,7 @@ class Worker:
                     self._commits[worker.partition] = asyncio.create_task(
                         self._commit(worker, commit)
                     )
-            self._gauges.publish(self.partitions, self._consumer, swept=bool(self._last_sweep))
+            self._gauges.publish(self.partitions, self._consumer, swept=swept)
 
     def _reap(self) -> None:
         """Forget ended transactions; raise what ended the worker (fencing, a bug)."""
