@@ -42,11 +42,9 @@ PROCESS_SLICE = 64
 """Records processed between two turns of the event loop.
 
 A commit is several round trips to the broker (add partitions, produce, add
-offsets, commit offsets, end), and each one waits for the loop: processing a
-whole backlog batch (thousands of records) in one go held every commit in
-flight back by that long. Measured with ``make bench-worker``'s backlog: 16,800-18,300
-events/s at 47-51 ms CPU per 1k without slices, 24,000-32,500 at 27-38 ms with
-slices of 32 to 256 records (the loop also runs fewer idle wake-ups).
+offsets, commit offsets, end), and each one waits for the loop; processing a
+whole backlog batch (up to ``worker_batch_max_records``) in one go would hold
+the other partitions' commits in flight back by that long.
 """
 
 
