@@ -6,7 +6,9 @@ Same run, same broker, same topic:
   - raw aiokafka consume-only throughput of that topic (the client's limit);
   - Kafka's ConsumerPerformance on it (the broker's limit);
   - ``processor worker`` from the beginning: events/s until its committed offsets reach
-    the end, and its peak RSS;
+    the end, and its peak RSS; then a read_committed count of its call-events records
+    must equal the inputs (offsets alone would also reach the end with inputs skipped),
+    and the same for each Quix Streams reference;
   - then paced live traffic through the same worker (events spread evenly over each
     second) for the latency a user sees: ingress receive time -> the event's output
     record visible to a read_committed reader, measured here per record, beside the
@@ -179,6 +181,43 @@ async def visible_latencies(
         await consumer.stop()
 
 
+async def committed_records(settings: Settings, topic: str) -> int:
+    """How many records of ``topic`` a read_committed reader sees (up to the stable end)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+        isolation_level="read_committed", enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)  # the last stable offsets, for read_committed
+        seen = 0
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            got = await consumer.getmany(timeout_ms=500, max_records=20_000)
+            seen += sum(len(records) for records in got.values())
+        return seen
+    finally:
+        await consumer.stop()
+
+
+async def check_outputs(settings: Settings, topic: str, expected: int, system: str) -> None:
+    """Fail the bench unless every input became one committed event record.
+
+    Committed input offsets alone would also reach the end if inputs were skipped;
+    every event of the bench stream yields exactly one call-events record.
+    """
+    seen = await committed_records(settings, topic)
+    if seen != expected:
+        raise RuntimeError(f"{system}: {seen:,} committed event records for {expected:,} inputs")
+
+
 def percentile(values: list[float], q: float) -> float:
     """The ``q`` quantile (nearest rank) of ``values``."""
     ordered = sorted(values)
@@ -290,7 +329,9 @@ async def bench_quix(
     with log.open("ab") as handle:
         proc = subprocess.Popen(command, stdout=handle, stderr=handle)
         try:
-            return await until_committed(settings, proc, count, group, log)
+            result = await until_committed(settings, proc, count, group, log)
+            await check_outputs(settings, f"{settings.topic_call_events}.quix-{run}", count, "quix")
+            return result
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -341,6 +382,7 @@ async def bench_worker(
     metrics_url = f"http://127.0.0.1:{settings.worker_metrics_port}/metrics"
     try:
         result = await until_committed(settings, proc, count, settings.worker_group_id, log)
+        await check_outputs(settings, settings.topic_call_events, count, "worker")
         result["peak_rss_backlog_mb"] = peak_rss_mb(proc.pid)
         if not live:
             return result
