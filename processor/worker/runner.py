@@ -38,15 +38,6 @@ from processor.worker.recovery import Recovery
 
 log = structlog.get_logger(__name__)
 
-PROCESS_SLICE = 64
-"""Records processed between two turns of the event loop.
-
-A commit is several round trips to the broker (add partitions, produce, add
-offsets, commit offsets, end), and each one waits for the loop; processing a
-whole backlog batch (up to ``worker_batch_max_records``) in one go would hold
-the other partitions' commits in flight back by that long.
-"""
-
 
 class Worker:
     """One worker process's consumer, partitions and commit loop."""
@@ -209,7 +200,7 @@ class Worker:
                 await self._recover()
         batches = await self._fetch()
         async with self._lock:
-            await self._process(batches)
+            self._process(batches)
             self._labels.flush()
             now = time.monotonic()
             swept = now - self._last_sweep >= self.settings.worker_sweep_interval_s
@@ -286,22 +277,14 @@ class Worker:
             fetched += sum(len(r) for r in got.values())
         return batches
 
-    async def _process(self, batches: list[dict[int, list[Record]]]) -> None:
-        """Hand each partition's records to its worker; rewind those it cannot take yet.
-
-        Yields to the event loop every ``PROCESS_SLICE`` records, so the transactions
-        in flight (and the fetches) progress while a large batch is processed.
-        """
+    def _process(self, batches: list[dict[int, list[Record]]]) -> None:
+        """Hand each partition's records to its worker; rewind those it cannot take yet."""
         rewound: set[int] = set()
         for got in batches:
             for partition, records in got.items():
                 worker = self.partitions.get(partition)
                 if worker is not None and partition not in rewound:
-                    for start in range(0, len(records), PROCESS_SLICE):
-                        if self.partitions.get(partition) is not worker:
-                            break  # a failed commit dropped it: it restarts from its last commit
-                        worker.process(records[start : start + PROCESS_SLICE])
-                        await asyncio.sleep(0)
+                    worker.process(records)
                 elif partition in self._recovery:
                     continue  # paused; it restarts from its last commit
                 elif partition not in rewound:
