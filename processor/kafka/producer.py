@@ -40,6 +40,7 @@ from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from processor.errors import KafkaUnavailableError, RecordTooLargeError
 from processor.kafka.admin import max_message_bytes
+from processor.kafka.coalescer import PartitionCoalescer
 from processor.kafka.config import common_options
 from processor.kafka.partitioner import JavaCompatiblePartitioner
 from processor.logs import get_logger
@@ -133,6 +134,7 @@ class Publisher:
         self._timeout_s = settings.producer_request_timeout_ms / 1000
         self._deadlines = _DeadlineSweep(self._timeout_s)
         self._producer: AIOKafkaProducer | None = None
+        self._writer: PartitionCoalescer | None = None
         self._started = False
         self._failing = False
         self._background: set[asyncio.Task[None]] = set()
@@ -142,8 +144,8 @@ class Publisher:
         self.replacements = 0
         """How often a broken producer was replaced (for tests and logs)."""
 
-    def _build(self, limit: int | None) -> AIOKafkaProducer:
-        # aiokafka binds a client to the running loop, so it is built in start().
+    def _max_sizes(self, limit: int | None) -> tuple[int, int]:
+        """The largest batch and the largest record (request) the producer may send."""
         settings = self._settings
         max_batch = settings.producer_max_batch_bytes
         max_request = max(settings.ingress_max_body_bytes * 2, 1048576)
@@ -151,6 +153,12 @@ class Publisher:
             # The broker checks whole batches against max.message.bytes.
             max_batch = min(max_batch, limit)
             max_request = limit
+        return max_batch, max_request
+
+    def _build(self, limit: int | None) -> AIOKafkaProducer:
+        # aiokafka binds a client to the running loop, so it is built in start().
+        settings = self._settings
+        max_batch, max_request = self._max_sizes(limit)
         return AIOKafkaProducer(
             **common_options(settings, self._role),
             acks="all",
@@ -186,9 +194,22 @@ class Publisher:
         self.max_message_bytes = limit
         return producer
 
+    def _use(self, producer: AIOKafkaProducer | None) -> None:
+        """Write through ``producer`` from now on (None: not connected)."""
+        self._producer = producer
+        self._writer = None
+        if producer is not None:
+            max_batch, max_request = self._max_sizes(self.max_message_bytes)
+            self._writer = PartitionCoalescer(
+                producer,
+                max_batch_bytes=max_batch,
+                max_request_bytes=max_request,
+                compression=self._settings.producer_compression,
+            )
+
     async def start(self) -> None:
         """Connect to the cluster; raise KafkaUnavailableError if it cannot."""
-        self._producer = await self._start_producer()
+        self._use(await self._start_producer())
         self._started = True
         self._failing = False
 
@@ -198,7 +219,8 @@ class Publisher:
         self._deadlines.stop()
         for task in list(self._background):
             task.cancel()
-        producer, self._producer = self._producer, None
+        producer = self._producer
+        self._use(None)
         if producer is not None:
             await self._stop_bounded(producer)
 
@@ -219,8 +241,8 @@ class Publisher:
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> Delivered:
         """Write one record and wait until the broker acknowledged it."""
-        producer = self._producer
-        if producer is None:
+        producer, writer = self._producer, self._writer
+        if producer is None or writer is None:
             raise KafkaUnavailableError("the producer is not connected")
         # The explicit bound matters: with the broker gone, aiokafka's own waits
         # (metadata, buffer, batch expiry) can add up to far more than the timeout.
@@ -229,12 +251,16 @@ class Publisher:
         cancelling = task.cancelling()
         deadline = self._deadlines.watch(task)
         try:
+            partitions = writer.partitions(topic)
+            while partitions is None:  # the topic's first write
+                await writer.load_metadata(topic)
+                partitions = writer.partitions(topic)
             try:
-                future = await producer.send(topic, value=value, key=key, headers=list(headers))
+                partition, future = writer.enqueue(topic, partitions, key, value, list(headers))
             except MessageSizeTooLargeError as exc:
                 # Refused before it was queued: the producer is unharmed.
                 raise RecordTooLargeError(self._too_large_message(len(value))) from exc
-            meta = await future
+            offset = await future
         except asyncio.CancelledError:
             # The sweep's cancellation becomes a timeout; any other is passed on.
             if not deadline.expired or task.uncancel() > cancelling:
@@ -260,7 +286,7 @@ class Publisher:
         finally:
             deadline.task = None
         self._failing = False
-        return Delivered(meta.topic, meta.partition, meta.offset)
+        return Delivered(topic, partition, offset)
 
     def _too_large_message(self, size: int) -> str:
         limit = self.max_message_bytes
@@ -313,7 +339,7 @@ class Publisher:
                 if not self._started:
                     await self._stop_bounded(fresh)
                     return
-                self._producer = fresh
+                self._use(fresh)
                 self.replacements += 1
                 log.warning(
                     "producer_replaced",
