@@ -17,6 +17,10 @@ replaces its producer (a new producer id and epoch) in the background; only
 the request that hit the error, and writes already queued on the old
 producer, see a failure.
 
+Every write is bounded by the request timeout. One sweep per publisher checks
+the writes in flight a few times a second and cancels the ones past their
+deadline (as ``asyncio.timeout`` would, but without a timer per write).
+
 ``healthy`` turns false on the first failed write and true again on the next
 success or, when no traffic comes, once a metadata request (probed every
 ``_PROBE_INTERVAL_S``) reaches the cluster again.
@@ -25,6 +29,7 @@ success or, when no traffic comes, once a metadata request (probed every
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,6 +40,7 @@ from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 from processor.errors import KafkaUnavailableError, RecordTooLargeError
 from processor.kafka.admin import max_message_bytes
+from processor.kafka.coalescer import PartitionCoalescer
 from processor.kafka.config import common_options
 from processor.kafka.partitioner import JavaCompatiblePartitioner
 from processor.logs import get_logger
@@ -44,6 +50,62 @@ log = get_logger(__name__)
 
 _PROBE_INTERVAL_S: Final = 1.0
 _RESTART_DELAY_S: Final = 0.5
+_SWEEPS_PER_TIMEOUT: Final = 20
+_MAX_SWEEP_INTERVAL_S: Final = 0.1
+
+
+class _Deadline:
+    """One write's deadline; ``task`` is None once the write is over."""
+
+    __slots__ = ("at", "expired", "task")
+
+    def __init__(self, at: float, task: asyncio.Task[Any]) -> None:
+        self.at = at
+        self.task: asyncio.Task[Any] | None = task
+        self.expired = False
+
+
+class _DeadlineSweep:
+    """Cancels writes still in flight past their deadline, checked every ``interval_s``.
+
+    The timeout is the same for every write, so deadlines come in order and the
+    sweep only looks at the oldest ones. Costs a deque append per write instead
+    of a timer handle (``asyncio.timeout``); a write may run up to one interval
+    past its deadline.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.interval_s = min(timeout_s / _SWEEPS_PER_TIMEOUT, _MAX_SWEEP_INTERVAL_S)
+        self._pending: deque[_Deadline] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, task: asyncio.Task[Any]) -> _Deadline:
+        """Start bounding ``task``'s write; call ``done`` on the result when it ends."""
+        loop = task.get_loop()
+        deadline = _Deadline(loop.time() + self.timeout_s, task)
+        self._pending.append(deadline)
+        if self._timer is None:
+            self._timer = loop.call_later(self.interval_s, self._sweep, loop)
+        return deadline
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        pending = self._pending
+        now = loop.time()
+        while pending and (pending[0].task is None or pending[0].at <= now):
+            deadline = pending.popleft()
+            if deadline.task is not None:
+                deadline.expired = True
+                deadline.task.cancel()
+        if pending:
+            self._timer = loop.call_later(self.interval_s, self._sweep, loop)
+
+    def stop(self) -> None:
+        """Forget the timer (the loop may be closing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +132,9 @@ class Publisher:
         self._role = role
         self._size_topic = size_topic
         self._timeout_s = settings.producer_request_timeout_ms / 1000
+        self._deadlines = _DeadlineSweep(self._timeout_s)
         self._producer: AIOKafkaProducer | None = None
+        self._writer: PartitionCoalescer | None = None
         self._started = False
         self._failing = False
         self._background: set[asyncio.Task[None]] = set()
@@ -80,8 +144,8 @@ class Publisher:
         self.replacements = 0
         """How often a broken producer was replaced (for tests and logs)."""
 
-    def _build(self, limit: int | None) -> AIOKafkaProducer:
-        # aiokafka binds a client to the running loop, so it is built in start().
+    def _max_sizes(self, limit: int | None) -> tuple[int, int]:
+        """The largest batch and the largest record (request) the producer may send."""
         settings = self._settings
         max_batch = settings.producer_max_batch_bytes
         max_request = max(settings.ingress_max_body_bytes * 2, 1048576)
@@ -89,6 +153,12 @@ class Publisher:
             # The broker checks whole batches against max.message.bytes.
             max_batch = min(max_batch, limit)
             max_request = limit
+        return max_batch, max_request
+
+    def _build(self, limit: int | None) -> AIOKafkaProducer:
+        # aiokafka binds a client to the running loop, so it is built in start().
+        settings = self._settings
+        max_batch, max_request = self._max_sizes(limit)
         return AIOKafkaProducer(
             **common_options(settings, self._role),
             acks="all",
@@ -124,18 +194,33 @@ class Publisher:
         self.max_message_bytes = limit
         return producer
 
+    def _use(self, producer: AIOKafkaProducer | None) -> None:
+        """Write through ``producer`` from now on (None: not connected)."""
+        self._producer = producer
+        self._writer = None
+        if producer is not None:
+            max_batch, max_request = self._max_sizes(self.max_message_bytes)
+            self._writer = PartitionCoalescer(
+                producer,
+                max_batch_bytes=max_batch,
+                max_request_bytes=max_request,
+                compression=self._settings.producer_compression,
+            )
+
     async def start(self) -> None:
         """Connect to the cluster; raise KafkaUnavailableError if it cannot."""
-        self._producer = await self._start_producer()
+        self._use(await self._start_producer())
         self._started = True
         self._failing = False
 
     async def stop(self) -> None:
         """Flush what is buffered and disconnect."""
         self._started = False
+        self._deadlines.stop()
         for task in list(self._background):
             task.cancel()
-        producer, self._producer = self._producer, None
+        producer = self._producer
+        self._use(None)
         if producer is not None:
             await self._stop_bounded(producer)
 
@@ -156,20 +241,35 @@ class Publisher:
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> Delivered:
         """Write one record and wait until the broker acknowledged it."""
-        producer = self._producer
-        if producer is None:
+        producer, writer = self._producer, self._writer
+        if producer is None or writer is None:
             raise KafkaUnavailableError("the producer is not connected")
         # The explicit bound matters: with the broker gone, aiokafka's own waits
         # (metadata, buffer, batch expiry) can add up to far more than the timeout.
+        task = asyncio.current_task()
+        assert task is not None  # publish is always awaited inside a task
+        cancelling = task.cancelling()
+        deadline = self._deadlines.watch(task)
         try:
-            async with asyncio.timeout(self._timeout_s):
-                try:
-                    future = await producer.send(topic, value=value, key=key, headers=list(headers))
-                except MessageSizeTooLargeError as exc:
-                    # Refused before it was queued: the producer is unharmed.
-                    raise RecordTooLargeError(self._too_large_message(len(value))) from exc
-                meta = await future
-        except (TimeoutError, KafkaTimeoutError) as exc:
+            partitions = writer.partitions(topic)
+            while partitions is None:  # the topic's first write
+                await writer.load_metadata(topic)
+                partitions = writer.partitions(topic)
+            try:
+                partition, future = writer.enqueue(topic, partitions, key, value, list(headers))
+            except MessageSizeTooLargeError as exc:
+                # Refused before it was queued: the producer is unharmed.
+                raise RecordTooLargeError(self._too_large_message(len(value))) from exc
+            offset = await future
+        except asyncio.CancelledError:
+            # The sweep's cancellation becomes a timeout; any other is passed on.
+            if not deadline.expired or task.uncancel() > cancelling:
+                raise
+            self._mark_failing(producer)
+            raise KafkaUnavailableError(
+                f"Kafka did not acknowledge within {self._timeout_s:g} s"
+            ) from None
+        except KafkaTimeoutError as exc:
             self._mark_failing(producer)
             raise KafkaUnavailableError(
                 f"Kafka did not acknowledge within {self._timeout_s:g} s"
@@ -183,8 +283,10 @@ class Publisher:
                 self._replace(producer)
             self._mark_failing(producer)
             raise KafkaUnavailableError(f"Kafka rejected the write: {exc}") from exc
+        finally:
+            deadline.task = None
         self._failing = False
-        return Delivered(meta.topic, meta.partition, meta.offset)
+        return Delivered(topic, partition, offset)
 
     def _too_large_message(self, size: int) -> str:
         limit = self.max_message_bytes
@@ -237,7 +339,7 @@ class Publisher:
                 if not self._started:
                     await self._stop_bounded(fresh)
                     return
-                self._producer = fresh
+                self._use(fresh)
                 self.replacements += 1
                 log.warning(
                     "producer_replaced",

@@ -136,6 +136,7 @@ class Server:
     port: int
     path: str = "/webhooks/recho"
     health: str = "/healthz"
+    cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
     runs: list[dict[str, float]] = field(default_factory=list)
 
@@ -170,10 +171,23 @@ def producer_perf(bootstrap: str, topic: str, records: int, size: int) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start a server process logging to ``log``."""
     handle = log.open("ab")
-    return subprocess.Popen(command, env=env, stdout=handle, stderr=handle)
+    return subprocess.Popen(command, env=env, stdout=handle, stderr=handle, cwd=cwd)
+
+
+def export_baseline(ref: str, work: Path) -> Path:
+    """The package as it was at git ``ref``, for an interleaved A/B against this tree."""
+    target = work / "baseline"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "processor"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 def free_port() -> int:
@@ -230,6 +244,7 @@ def build_servers(
     """The receivers of this run, on free ports, in the order they are measured."""
     ours_topic, naive_topic, goref_topic = topics
     ours_port, naive_port, goref_port = free_port(), free_port(), free_port()
+    base_port = free_port()
     ours_env = {
         **os.environ,
         "PROCESSOR_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -253,6 +268,12 @@ def build_servers(
         "goref": Server("goref", goref_cmd, {**os.environ, "GOMAXPROCS": "2"}, goref_port),
         "naive": Server("naive", naive_cmd, dict(os.environ), naive_port, health="/"),
     }
+    if args.baseline_dir is not None:
+        # Run from the exported tree: ``-m`` puts the working directory first on sys.path.
+        base_env = {**ours_env, "PROCESSOR_INGRESS_PORT": str(base_port)}
+        every["base"] = Server(
+            "base", every["ours"].command, base_env, base_port, cwd=args.baseline_dir
+        )
     return [every[name] for name in args.only.split(",")]
 
 
@@ -268,6 +289,12 @@ def main() -> None:
     parser.add_argument("--no-perf", action="store_true", help="skip ProducerPerformance")
     parser.add_argument("--goref", type=Path, default=GOREF, help="the built Go reference")
     parser.add_argument("--output", type=Path, default=REPO / ".bench" / "ingress.json")
+    parser.add_argument("--no-paced", action="store_true", help="skip the paced runs")
+    parser.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="also run the ingress as of this commit ('base' in --only), interleaved per round",
+    )
     args = parser.parse_args()
 
     bootstrap = bootstrap_servers()
@@ -278,6 +305,9 @@ def main() -> None:
     data = work / "requests.tsv"
     log = work / "servers.log"
     size = make_requests(data, signer, 20000, 4000)
+    args.baseline_dir = export_baseline(args.baseline, work) if args.baseline else None
+    if args.baseline and "base" not in args.only.split(","):
+        args.only = f"base,{args.only}"
     print(f"bodies ~{size} B, RSA-2048 signed, 20,000 requests over 4,000 callIds; logs: {log}")
     print(f"broker {bootstrap}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
 
@@ -286,7 +316,7 @@ def main() -> None:
     perf: list[float] = []
     try:
         for server in servers:
-            server.proc = start(server.command, server.env, log)
+            server.proc = start(server.command, server.env, log, server.cwd)
         for server in servers:
             wait_listening(f"http://127.0.0.1:{server.port}{server.health}")
         time.sleep(2)
@@ -300,11 +330,18 @@ def main() -> None:
                 server.runs.append(server.measure(data, args.seconds, args.connections))
             print(
                 f"repeat {i + 1}: "
-                + ", ".join(f"{s.name} {s.runs[-1]['rps']:,.0f}/s" for s in servers)
+                + ", ".join(
+                    f"{s.name} {s.runs[-1]['rps']:,.0f}/s {s.runs[-1]['cpu_us']:.0f} µs/req"
+                    for s in servers
+                )
                 + (f", ProducerPerformance {perf[-1]:,.0f}/s" if perf else "")
             )
         make_requests(data, signer, 20000, 4000)
-        paced_runs = {s.name: paced(s, data, args.seconds, args.paced_rate) for s in servers}
+        paced_runs = {
+            s.name: paced(s, data, args.seconds, args.paced_rate)
+            for s in servers
+            if not args.no_paced
+        }
     finally:
         for server in servers:
             if server.proc is not None:
@@ -316,6 +353,7 @@ LABELS = {
     "ours": "ingress, RSA, {workers} workers",
     "goref": "Go reference (net/http, franz-go), RSA",
     "naive": "naive send_and_wait receiver, RSA, 1 process",
+    "base": "ingress at the baseline commit, RSA, {workers} workers",
 }
 
 
@@ -354,6 +392,8 @@ def report(
             f"{med('cpu_us'):.0f} | {med('cores'):.2f} |"
         )
     for server in servers:
+        if server.name not in paced_runs:
+            continue
         run = paced_runs[server.name]
         name = LABELS[server.name].format(workers=args.workers)
         print(
@@ -364,9 +404,16 @@ def report(
     print()
     ratios = []
     if "ours" in rps:
-        for other in ("goref", "naive"):
+        runs = {s.name: s.runs for s in servers}
+        for other in ("goref", "naive", "base"):
             if other in rps:
-                ratios.append(f"ingress / {other} = {rps['ours'] / rps[other]:.2f}x")
+                per_round = ", ".join(
+                    f"{a['rps'] / b['rps']:.2f}"
+                    for a, b in zip(runs["ours"], runs[other], strict=True)
+                )
+                ratios.append(
+                    f"ingress / {other} = {rps['ours'] / rps[other]:.2f}x (rounds {per_round})"
+                )
         if perf:
             ratios.append(
                 f"ingress / ProducerPerformance = {rps['ours'] / statistics.median(perf):.2f}"
@@ -375,7 +422,7 @@ def report(
         ratios.append(f"non-2xx answers of the ingress in saturation runs: {non2xx:.0f}")
     print("; ".join(ratios))
     args.output.parent.mkdir(exist_ok=True)
-    raw = {s.name: {"saturation": s.runs, "paced": paced_runs[s.name]} for s in servers}
+    raw = {s.name: {"saturation": s.runs, "paced": paced_runs.get(s.name)} for s in servers}
     args.output.write_text(json.dumps({"results": raw, "perf": perf, "size": size}, indent=2))
 
 

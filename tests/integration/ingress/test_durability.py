@@ -69,6 +69,31 @@ class TestOrder:
         assert all(s == list(range(10)) for s in seqs.values())
         assert len(seqs) == 100
 
+    async def test_each_answer_says_where_its_body_is(
+        self,
+        settings: Settings,
+        start_ingress: StartIngress,
+        http: httpx.AsyncClient,
+        read_topic: ReadTopic,
+    ) -> None:
+        """600 webhooks posted 200 at a time (concurrent writes share record batches):
+        the partition and offset in each 202 hold exactly that webhook's body."""
+        url = await start_ingress(settings)
+        answers: dict[tuple[int, int], bytes] = {}
+
+        async def post(i: int) -> None:
+            body = _event(f"where-{i % 37}", i)
+            response = await http.post(url + PATH, content=body, headers=json_headers())
+            assert response.status_code == 202, response.text
+            where = response.json()
+            answers[(where["partition"], where["offset"])] = body
+
+        for start in range(0, 600, 200):
+            await asyncio.gather(*(post(i) for i in range(start, start + 200)))
+        records = await read_topic(settings.topic_webhooks, 600)
+        assert len(answers) == 600
+        assert {(r.partition, r.offset): r.value for r in records} == answers
+
 
 @pytest.fixture
 def second_broker(tmp_path: Path) -> Iterator[dict[str, str]]:
