@@ -120,7 +120,12 @@ class Settings(BaseSettings):
     )
 
     # --- Producer (ingress) ----------------------------------------------------
-    producer_linger_ms: int = Field(2, ge=0, description="Producer linger.ms.")
+    producer_linger_ms: int = Field(
+        2,
+        ge=0,
+        description="linger.ms of the non-transactional producer; the ingress's and replay's "
+        "batches do not wait for it (they fill while the previous request is in flight).",
+    )
     producer_max_batch_bytes: int = Field(
         262144, ge=1024, description="Producer batch size in bytes."
     )
