@@ -212,10 +212,12 @@ async def check_outputs(settings: Settings, topic: str, expected: int, system: s
 
     Committed input offsets alone would also reach the end if inputs were skipped;
     every event of the bench stream yields exactly one call-events record. The
-    worker's count must match (the bench fails otherwise); a reference's is reported.
+    worker's count must match (the bench fails otherwise). A reference's is reported
+    when short: in the last round it runs after the paced traffic, so the topic holds
+    more than ``expected`` inputs and it goes on past them.
     """
     seen = await committed_records(settings, topic)
-    if seen != expected:
+    if seen != expected and (system == "worker" or seen < expected):
         message = f"{system}: {seen:,} committed event records for {expected:,} inputs"
         if system == "worker":
             raise RuntimeError(message)
