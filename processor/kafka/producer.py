@@ -81,7 +81,7 @@ class _DeadlineSweep:
         self._timer: asyncio.TimerHandle | None = None
 
     def watch(self, task: asyncio.Task[Any]) -> _Deadline:
-        """Start bounding ``task``'s write; call ``done`` on the result when it ends."""
+        """Start bounding ``task``'s write; set the result's ``task`` to None when it ends."""
         loop = task.get_loop()
         deadline = _Deadline(loop.time() + self.timeout_s, task)
         self._pending.append(deadline)
