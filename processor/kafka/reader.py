@@ -35,8 +35,15 @@ async def read_to_end(
     settings: Settings, topic: str, partitions: list[int] | None = None, role: str = "reader"
 ) -> AsyncIterator[list[Record]]:
     """Yield batches of records of ``partitions`` (all if None) up to their end offsets."""
+    # No group, so no committed offsets: every assigned partition starts at its
+    # earliest offset. (An explicit seek_to_beginning would wait for the fetch
+    # already in flight, up to fetch_max_wait_ms, for each restored partition.)
     consumer = new_consumer(
-        settings, role, max_partition_fetch_bytes=PARTITION_FETCH_BYTES, fetch_max_bytes=FETCH_BYTES
+        settings,
+        role,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
+        fetch_max_bytes=FETCH_BYTES,
     )
     await start_consumer(consumer, REQUEST_TIMEOUT_S)
     try:
@@ -48,7 +55,6 @@ async def read_to_end(
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         async with asyncio.timeout(REQUEST_TIMEOUT_S):
-            await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if ends[tp] > 0}
         for tp in list(remaining):
