@@ -132,11 +132,15 @@ class PartitionTransactor:
         batch = self._batches.get(slot)
         if batch is None:
             batch = self._batches[slot] = self._require().create_batch()
-        if batch.append(key=key, value=value, timestamp=None, headers=listed) is None:
+        # The batch's C builder directly (what BatchBuilder.append does, less its
+        # wrapper, which costs as much again per record); None: the batch is full.
+        if batch._builder.append(batch._relative_offset, None, key, value, listed) is None:
+            batch.close()
             self._full.append((topic, slot[1], batch))
             batch = self._batches[slot] = self._require().create_batch()
-            if batch.append(key=key, value=value, timestamp=None, headers=listed) is None:
+            if batch._builder.append(0, None, key, value, listed) is None:
                 raise KafkaError(f"a record for {topic} is larger than the batch size")
+        batch._relative_offset += 1
         self.staged += 1
 
     def seal(self) -> Sealed:
