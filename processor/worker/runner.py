@@ -32,6 +32,7 @@ from processor.kafka.transactions import PartitionTransactor
 from processor.settings import Settings
 from processor.tally import HistogramTally
 from processor.worker.gauges import Gauges
+from processor.worker.heap import restoring
 from processor.worker.labels import LabelCache
 from processor.worker.partition import PartitionWorker, Prepared
 from processor.worker.recovery import Recovery
@@ -163,10 +164,11 @@ class Worker:
         worker = PartitionWorker(self.settings, partition, transactor, self._labels)
         restored = 0
         try:
-            async for batch in read_to_end(
-                self.settings, self.settings.topic_changelog, [partition], role="restore"
-            ):
-                restored += worker.restore(batch)
+            with restoring():
+                async for batch in read_to_end(
+                    self.settings, self.settings.topic_changelog, [partition], role="restore"
+                ):
+                    restored += worker.restore(batch)
         except BaseException:  # the broker went away, or we are stopping: no leaked producer
             await asyncio.shield(transactor.stop())
             raise
