@@ -218,7 +218,9 @@ class Adapted:
     headers: list[tuple[str, bytes]]
 
 
-def consume_confluent(bootstrap: str, expected: int, adapt: bool) -> dict[str, Any]:
+def consume_confluent(
+    bootstrap: str, expected: int, adapt: bool, check_crcs: bool
+) -> dict[str, Any]:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition  # type: ignore[import-not-found,unused-ignore]
 
     consumer = Consumer(
@@ -231,6 +233,7 @@ def consume_confluent(bootstrap: str, expected: int, adapt: bool) -> dict[str, A
             "auto.offset.reset": "earliest",
             "max.partition.fetch.bytes": PARTITION_FETCH_BYTES,
             "fetch.max.bytes": FETCH_BYTES,
+            "check.crcs": check_crcs,  # librdkafka's default is false; aiokafka's is true
         }
     )
     try:
@@ -453,7 +456,9 @@ def _after(seconds: float) -> Callable[[], bool]:
     return lambda: time.perf_counter() > deadline
 
 
-def gil_confluent(bootstrap: str, transactions: int, per_txn: int, seed: int) -> dict[str, Any]:
+def gil_confluent(
+    bootstrap: str, transactions: int, per_txn: int, seed: int, dr_only_error: bool
+) -> dict[str, Any]:
     """How much does a commit in an executor thread slow Python work on the main thread?
 
     Per transaction: produce on the main thread, then send_offsets_to_transaction and
@@ -478,6 +483,7 @@ def gil_confluent(bootstrap: str, transactions: int, per_txn: int, seed: int) ->
                 "linger.ms": 5,
                 "batch.size": 512 * 1024,
                 "transaction.timeout.ms": 60_000,
+                "delivery.report.only.error": dr_only_error,
             }
         )
         for p in range(PARTITIONS)
@@ -504,6 +510,8 @@ def gil_confluent(bootstrap: str, transactions: int, per_txn: int, seed: int) ->
     during = {"loops": 0, "wall": 0.0, "cpu": 0.0, "vol": 0, "invol": 0}
     idle = {"loops": 0, "wall": 0.0, "cpu": 0.0, "vol": 0, "invol": 0}
     thread_cpu_s = 0.0
+    walls: list[float] = []
+    per_commit_handoffs: list[int] = []
 
     def measured(into: dict[str, Any], until: Callable[[], bool]) -> None:
         v0, i0 = switches()
@@ -524,7 +532,10 @@ def gil_confluent(bootstrap: str, transactions: int, per_txn: int, seed: int) ->
             for r in event:
                 producer.produce(r.topic, r.value, r.key, partition=r.partition)
         future = pool.submit(finish, producer, p, (n // PARTITIONS + 1) * per_txn)
+        began, handoffs = time.perf_counter(), during["vol"]
         measured(during, future.done)
+        walls.append(time.perf_counter() - began)
+        per_commit_handoffs.append(during["vol"] - handoffs)
         thread_cpu_s += future.result()
         # the same Python work with no commit in flight, right after (same machine state)
         measured(idle, _after(during["wall"] / (n + 1)))
@@ -546,6 +557,9 @@ def gil_confluent(bootstrap: str, transactions: int, per_txn: int, seed: int) ->
             (during["loops"] / during["wall"]) / (idle["loops"] / idle["wall"]), 3
         ),
         "commit_wall_ms_mean": round(during["wall"] * 1e3 / transactions, 2),
+        "commit_wall": quantiles(walls),
+        "main_gil_handoffs_per_commit_median": statistics.median(per_commit_handoffs),
+        "switch_interval_ms": sys.getswitchinterval() * 1e3,
         "commit_thread_cpu_ms_mean": round(thread_cpu_s * 1e3 / transactions, 2),
     }
 
@@ -595,6 +609,12 @@ def main() -> None:
     parser.add_argument("--per-txn", type=int, default=2_000, help="input events per transaction")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument(
+        "--switch-interval-ms", type=float, help="gil: sys.setswitchinterval (default 5 ms)"
+    )
+    parser.add_argument(
+        "--check-crcs", action="store_true", help="confluent consume: check.crcs (as aiokafka)"
+    )
+    parser.add_argument(
         "--adapt", action="store_true", help="confluent consume: wrap in a Record-shaped object"
     )
     parser.add_argument(
@@ -610,9 +630,13 @@ def main() -> None:
     elif args.mode == "consume" and args.client == "aiokafka":
         result = new_loop().run_until_complete(consume_aiokafka(args.bootstrap, args.records))
     elif args.mode == "consume":
-        result = consume_confluent(args.bootstrap, args.records, args.adapt)
+        result = consume_confluent(args.bootstrap, args.records, args.adapt, args.check_crcs)
     elif args.mode == "gil":
-        result = gil_confluent(args.bootstrap, args.transactions, args.per_txn, args.seed)
+        if args.switch_interval_ms is not None:
+            sys.setswitchinterval(args.switch_interval_ms / 1e3)
+        result = gil_confluent(
+            args.bootstrap, args.transactions, args.per_txn, args.seed, args.dr_only_error
+        )
     elif args.client == "aiokafka":
         result = new_loop().run_until_complete(
             produce_aiokafka(args.bootstrap, args.transactions, args.per_txn, args.seed)
@@ -623,6 +647,8 @@ def main() -> None:
         )
     client = args.client + ("-dr-only-error" if args.dr_only_error else "")
     client += "-adapted" if args.adapt else ""
+    client += "-crcs" if args.check_crcs else ""
+    client += f"-switch{args.switch_interval_ms}ms" if args.switch_interval_ms else ""
     print(json.dumps({"mode": args.mode, "client": client, **result}), flush=True)
     sys.stdout.flush()
 
