@@ -511,7 +511,7 @@ def gil_confluent(
     idle = {"loops": 0, "wall": 0.0, "cpu": 0.0, "vol": 0, "invol": 0}
     thread_cpu_s = 0.0
     walls: list[float] = []
-    per_commit_handoffs: list[int] = []
+    per_commit_handoffs: list[float] = []
 
     def measured(into: dict[str, Any], until: Callable[[], bool]) -> None:
         v0, i0 = switches()
