@@ -451,6 +451,57 @@ def spin(until: Callable[[], bool]) -> tuple[int, float]:
     return loops, time.perf_counter() - began
 
 
+async def gil_aiokafka(
+    bootstrap: str, transactions: int, per_txn: int, seed: int, slice_ms: float
+) -> dict[str, Any]:
+    """aiokafka's commit latency while the loop runs Python work between awaits.
+
+    The counterpart of :func:`gil_confluent`: ``commit_sealed`` runs as a task while the
+    main coroutine spins a pure-Python loop in slices of ``slice_ms`` (the worker
+    processes a fetched chunk without yielding), yielding to the loop after each.
+    """
+    from processor.kafka.transactions import PartitionTransactor
+    from processor.settings import Settings
+
+    settings = Settings(
+        kafka_bootstrap_servers=bootstrap,
+        worker_transactional_id_prefix=f"client-cost-{uuid.uuid4().hex[:8]}",
+    )
+    group = f"client-cost-{uuid.uuid4().hex[:8]}"
+    txs = [PartitionTransactor(settings, INPUT, p) for p in range(PARTITIONS)]
+    for tx in txs:
+        tx.set_partition_counts({t: PARTITIONS for t in (EVENTS, STATE, CHANGELOG)})
+    await asyncio.gather(*(tx.start() for tx in txs))
+    plan = output_records(transactions * per_txn, seed)
+    walls: list[float] = []
+    turns = [0]
+    try:
+        for n in range(transactions):
+            p = n % PARTITIONS
+            tx = txs[p]
+            for event in plan[n * per_txn : (n + 1) * per_txn]:
+                for r in event:
+                    tx.stage(r.topic, r.key, r.value)
+            commit = asyncio.create_task(
+                tx.commit_sealed(tx.seal(), (n // PARTITIONS + 1) * per_txn, group)
+            )
+            began = time.perf_counter()
+            while not commit.done():
+                spin(_after(slice_ms / 1e3))
+                await asyncio.sleep(0)
+                turns[-1] += 1
+            walls.append(time.perf_counter() - began)
+            turns.append(0)
+            await commit
+    finally:
+        await asyncio.gather(*(tx.stop() for tx in txs))
+    return {
+        "slice_ms": slice_ms,
+        "commit_wall": quantiles(walls),
+        "loop_turns_per_commit_median": statistics.median(turns[:-1]),
+    }
+
+
 def _after(seconds: float) -> Callable[[], bool]:
     deadline = time.perf_counter() + seconds
     return lambda: time.perf_counter() > deadline
@@ -612,6 +663,9 @@ def main() -> None:
         "--switch-interval-ms", type=float, help="gil: sys.setswitchinterval (default 5 ms)"
     )
     parser.add_argument(
+        "--slice-ms", type=float, default=50.0, help="gil, aiokafka: Python work between awaits"
+    )
+    parser.add_argument(
         "--check-crcs", action="store_true", help="confluent consume: check.crcs (as aiokafka)"
     )
     parser.add_argument(
@@ -631,6 +685,11 @@ def main() -> None:
         result = new_loop().run_until_complete(consume_aiokafka(args.bootstrap, args.records))
     elif args.mode == "consume":
         result = consume_confluent(args.bootstrap, args.records, args.adapt, args.check_crcs)
+    elif args.mode == "gil" and args.client == "aiokafka":
+        result = new_loop().run_until_complete(
+            gil_aiokafka(args.bootstrap, args.transactions, args.per_txn, args.seed, args.slice_ms)
+        )
+        args.client += f"-slice{args.slice_ms}ms"
     elif args.mode == "gil":
         if args.switch_interval_ms is not None:
             sys.setswitchinterval(args.switch_interval_ms / 1e3)
