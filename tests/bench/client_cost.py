@@ -66,23 +66,39 @@ FETCH_BYTES = 32 * 1024 * 1024  # processor.kafka.consumer.FETCH_BYTES
 CHUNK = 2_000
 
 
-def cpu_now() -> tuple[float, float, float]:
-    """(process CPU s, main-thread CPU s, wall s)."""
+BROKER_PID: int | None = None
+"""The broker's process (``--broker-pid``): its CPU over the measured span is reported too."""
+
+
+def broker_cpu() -> float:
+    if BROKER_PID is None:
+        return 0.0
+    import os
+
+    with open(f"/proc/{BROKER_PID}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now() -> tuple[float, float, float, float]:
+    """(process CPU s, main-thread CPU s, wall s, broker CPU s)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime, time.thread_time(), time.perf_counter()
+    return usage.ru_utime + usage.ru_stime, time.thread_time(), time.perf_counter(), broker_cpu()
 
 
-def spent(start: tuple[float, float, float], records: int, **extra: Any) -> dict[str, Any]:
+def spent(start: tuple[float, float, float, float], records: int, **extra: Any) -> dict[str, Any]:
     end = cpu_now()
-    total, main, wall = (b - a for a, b in zip(start, end, strict=True))
-    return {
+    total, main, wall, broker = (b - a for a, b in zip(start, end, strict=True))
+    result = {
         "records": records,
         "total_us": round(total * 1e6 / records, 3),
         "main_us": round(main * 1e6 / records, 3),
         "wall_s": round(wall, 3),
         "records_per_s": round(records / wall),
-        **extra,
     }
+    if BROKER_PID is not None:
+        result["broker_us"] = round(broker * 1e6 / records, 3)
+    return result | extra
 
 
 def thread_cpu() -> dict[str, float]:
@@ -242,8 +258,11 @@ def consume_confluent(
         start = cpu_now()
         consumer.assign([TopicPartition(INPUT, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
         seen = calls = 0
+        in_consume = 0.0
         while seen < expected:
+            t0 = time.perf_counter()
             messages = consumer.consume(num_messages=CHUNK, timeout=1.0)
+            in_consume += time.perf_counter() - t0
             calls += 1
             for m in messages:
                 if m.error() is not None:
@@ -257,7 +276,10 @@ def consume_confluent(
                 else:
                     _ = (m.key(), m.value(), m.headers(), m.offset(), m.timestamp())
                 seen += 1
-        return spent(start, seen, calls=calls, threads_us=threads_us(threads, seen))
+        return spent(
+            start, seen, calls=calls, in_consume_s=round(in_consume, 3),
+            threads_us=threads_us(threads, seen),
+        )  # fmt: skip
     finally:
         consumer.close()
 
@@ -370,7 +392,12 @@ async def produce_aiokafka(
 
 
 def produce_confluent(
-    bootstrap: str, transactions: int, per_txn: int, seed: int, dr_only_error: bool
+    bootstrap: str,
+    transactions: int,
+    per_txn: int,
+    seed: int,
+    dr_only_error: bool,
+    linger_ms: float,
 ) -> dict[str, Any]:
     from confluent_kafka import Consumer, Producer, TopicPartition  # type: ignore[import-not-found,unused-ignore]
 
@@ -385,7 +412,7 @@ def produce_confluent(
                 "transactional.id": f"{prefix}-{INPUT}-{p}",
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 5,  # as the worker's transactional producers
+                "linger.ms": linger_ms,  # 5: as the worker's transactional producers
                 "batch.size": 512 * 1024,
                 "message.max.bytes": 8 * 1024 * 1024,
                 "transaction.timeout.ms": 60_000,
@@ -663,6 +690,10 @@ def main() -> None:
         "--switch-interval-ms", type=float, help="gil: sys.setswitchinterval (default 5 ms)"
     )
     parser.add_argument(
+        "--linger-ms", type=float, default=5.0, help="confluent produce: linger.ms (5 as ours)"
+    )
+    parser.add_argument("--broker-pid", type=int, help="report this broker's CPU per record too")
+    parser.add_argument(
         "--slice-ms", type=float, default=50.0, help="gil, aiokafka: Python work between awaits"
     )
     parser.add_argument(
@@ -675,6 +706,8 @@ def main() -> None:
         "--dr-only-error", action="store_true", help="confluent: delivery.report.only.error"
     )
     args = parser.parse_args()
+    global BROKER_PID
+    BROKER_PID = args.broker_pid
     result: dict[str, Any]
     if args.mode == "summary":
         summary(args.path)
@@ -702,8 +735,10 @@ def main() -> None:
         )
     else:
         result = produce_confluent(
-            args.bootstrap, args.transactions, args.per_txn, args.seed, args.dr_only_error
-        )
+            args.bootstrap, args.transactions, args.per_txn, args.seed, args.dr_only_error,
+            args.linger_ms,
+        )  # fmt: skip
+        args.client += f"-linger{args.linger_ms:g}ms" if args.linger_ms != 5 else ""
     client = args.client + ("-dr-only-error" if args.dr_only_error else "")
     client += "-adapted" if args.adapt else ""
     client += "-crcs" if args.check_crcs else ""
