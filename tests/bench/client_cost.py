@@ -36,6 +36,14 @@ own. From the repository root, against a broker of your own::
     .venv-rdk/bin/python -m tests.bench.client_cost produce --client confluent --bootstrap ...
     python -m tests.bench.client_cost summary results.jsonl   # medians, min, max
 
+Options: ``--broker-pid PID`` adds the broker's CPU per record over the same span;
+``--adapt`` wraps each confluent message in a Record-shaped object (as the worker would
+need); ``--check-crcs`` and ``--linger-ms`` and ``--dr-only-error`` vary confluent's
+settings. ``gil`` measures a commit's latency while the main thread runs Python: for
+confluent, send_offsets + commit in a worker thread (``--switch-interval-ms`` sets
+``sys.setswitchinterval``); for aiokafka, ``commit_sealed`` as a task while the loop runs
+Python in ``--slice-ms`` slices between awaits.
+
 where ``.venv-rdk`` is ``python3 -m venv .venv-rdk && .venv-rdk/bin/pip install
 confluent-kafka==2.12.2 orjson aiokafka==0.14.0``. The confluent side imports nothing
 of the project (aiokafka only for the same murmur2 partitioner).
