@@ -33,10 +33,16 @@ from processor.settings import Settings
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings) -> IngressApp:
-    """The ingress app with its publisher and authenticator (fails on bad auth config)."""
+def create_app(settings: Settings, *, freeze_heap: bool = False) -> IngressApp:
+    """The ingress app with its publisher and authenticator (fails on bad auth config).
+
+    ``freeze_heap``: freeze the process's startup heap once Kafka is connected
+    (processor/ingress/heap.py); for the process that serves the app.
+    """
     publisher = Publisher(settings, size_topic=settings.topic_webhooks)
-    return IngressApp(settings, publisher, Authenticator.from_settings(settings))
+    return IngressApp(
+        settings, publisher, Authenticator.from_settings(settings), freeze_heap=freeze_heap
+    )
 
 
 class _DrainingServer(uvicorn.Server):
@@ -91,7 +97,7 @@ def _https_options(settings: Settings) -> dict[str, Any]:
 
 def _serve_one(settings: Settings, sock: socket.socket | None) -> None:
     configure_logging(settings.log_level, settings.log_json)
-    app = create_app(settings)
+    app = create_app(settings, freeze_heap=True)
     server = _DrainingServer(uvicorn_config(settings, app), app)
     # uvicorn re-raises the exit signal after its graceful shutdown, into the
     # handler that was installed before it; a no-op there makes a drained
