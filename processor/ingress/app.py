@@ -22,6 +22,7 @@ from processor.http.ops import OPS_ROUTES, OpsApp
 from processor.http.responses import send_problem, send_text
 from processor.ingress.auth import Authenticator
 from processor.ingress.failures import WriteFailureLog
+from processor.ingress.heap import freeze_startup_heap
 from processor.ingress.openapi import build_openapi
 from processor.ingress.request import find_request_id, new_request_id
 from processor.ingress.steps import WebhookSteps
@@ -48,9 +49,15 @@ class IngressApp(WebhookSteps):
     """The ASGI application; one per process."""
 
     def __init__(
-        self, settings: Settings, publisher: Publisher, authenticator: Authenticator
+        self,
+        settings: Settings,
+        publisher: Publisher,
+        authenticator: Authenticator,
+        *,
+        freeze_heap: bool = False,
     ) -> None:
         self.settings = settings
+        self._freeze_heap = freeze_heap
         self.publisher = publisher
         self.authenticator = authenticator
         self.draining = False
@@ -131,7 +138,18 @@ class IngressApp(WebhookSteps):
             else:
                 self._fit_body_limit()
                 log.info("kafka_connected", topic=self._topic, max_body_bytes=self._max_body)
+                self._freeze_startup_heap()
                 return
+
+    def _freeze_startup_heap(self) -> None:
+        """Once the producer is up, startup is over: freeze its heap (see heap.py).
+
+        Only in a served process (``freeze_heap``): an app embedded in a larger
+        process (the tests) must not freeze its host's objects.
+        """
+        if self._freeze_heap:
+            frozen = freeze_startup_heap()
+            log.info("ingress_heap_frozen", objects=frozen)
 
     async def _publish_in_flight(self) -> None:
         """Copy the in-flight count to its gauge twice a second (not per request), and
